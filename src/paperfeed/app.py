@@ -1,0 +1,64 @@
+"""The one paperfeed object: settings plus the resources built from them.
+
+The CLI, the web app, the scheduler and the tests all go through a
+`Paperfeed`: it opens the database on first use (starting the embedded
+server if no URL is configured) and closes what it opened.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from paperfeed.config import Settings
+from paperfeed.db import Database, open_database
+
+
+class Paperfeed:
+    """Settings and the shared resources of one paperfeed process."""
+
+    def __init__(self, settings: Settings | None = None, *, database: Database | None = None):
+        self.settings = settings or Settings.from_env()
+        self._database = database
+
+    @property
+    def db(self) -> Database:
+        """The database, opened (and migrated, unless disabled) on first use."""
+        if self._database is None:
+            self._database = open_database(self.settings)
+        return self._database
+
+    @property
+    def home(self) -> Path:
+        return Path(self.settings.home)
+
+    @cached_property
+    def secret_key(self) -> str:
+        """The signing key: configured, or generated once and kept in the data directory."""
+        if self.settings.secret_key:
+            return self.settings.secret_key
+        path = self.home / "secret_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            # Written with O_EXCL so that two workers starting together agree on one key.
+            try:
+                fd = path.open("x")
+            except FileExistsError:
+                pass
+            else:
+                with fd:
+                    fd.write(secrets.token_urlsafe(48))
+                path.chmod(0o600)
+        return path.read_text().strip()
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+    def __enter__(self) -> Paperfeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

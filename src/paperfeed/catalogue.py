@@ -1,0 +1,378 @@
+"""The catalogue: the only module that writes papers and their provenance.
+
+Records arrive from the sources in batches. A batch is one transaction: it
+finds the papers its records already match (arXiv id first, then normalised
+title), merges every record into its paper with `model.merge`, inserts the new
+papers and upserts one `paper_sources` row per sighting. A crash loses at most
+the batch in flight, and re-reading the same input merges into the same rows,
+so an interrupted import finishes by simply running it again.
+
+Writers take a transaction-scoped advisory lock: two imports of the same files
+at once run their batches one after the other instead of racing to insert the
+same paper twice. Readers are never blocked by it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from paperfeed.db import Database
+from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
+
+# Every writer of papers holds this lock for the length of its batch.
+INGEST_LOCK = 7_240_002
+BATCH_SIZE = 2_000
+# How many rejections an ingest run keeps verbatim (the count is always complete).
+KEPT_ERRORS = 200
+
+_PAPER_COLUMNS = (
+    "arxiv_id, doi, title, norm_title, abstract, authors, author_count, organization,"
+    " published_on, listed_on, github_url, categories, imported_upvotes"
+)
+
+# Staging tables for COPY: a batch is copied in, then inserted with one statement.
+_NEW_PAPERS_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS new_papers (
+    ident text, arxiv_id text, doi text, title text, norm_title text, abstract text,
+    authors text[], author_count integer, organization text, published_on date,
+    listed_on date, github_url text, categories text[], imported_upvotes integer
+) ON COMMIT DELETE ROWS"""
+_NEW_SIGHTINGS_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS new_sightings (
+    source text, external_key text, paper_id bigint, first_seen timestamptz,
+    last_seen timestamptz, upvotes integer, raw jsonb
+) ON COMMIT DELETE ROWS"""
+
+
+@dataclass
+class IngestReport:
+    """What an import did: counts plus the rejected records and why."""
+
+    source: str
+    origin: str
+    read: int = 0
+    new: int = 0
+    merged: int = 0
+    rejected: int = 0
+    errors: list[BadRecord] = field(default_factory=list)
+    run_id: int | None = None
+
+    def add_error(self, bad: BadRecord) -> None:
+        self.rejected += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append(bad)
+
+
+@dataclass
+class _Slot:
+    """A paper being assembled in a batch: its row id (None if new) and merged fields."""
+
+    paper: Paper
+    paper_id: int | None
+    ident: str
+    original: Paper | None  # the stored version, to skip no-op updates
+    sightings: list[Record] = field(default_factory=list)
+
+
+def _paper_from_row(row: dict[str, Any]) -> Paper:
+    return Paper(
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row["arxiv_id"],
+        doi=row["doi"],
+        authors=tuple(row["authors"]),
+        author_count=row["author_count"],
+        organization=row["organization"],
+        published_on=row["published_on"],
+        listed_on=row["listed_on"],
+        github_url=row["github_url"],
+        upvotes=row["imported_upvotes"],
+        categories=tuple(row["categories"]),
+    )
+
+
+def _paper_values(paper: Paper) -> tuple[Any, ...]:
+    return (
+        paper.arxiv_id,
+        paper.doi,
+        paper.title,
+        paper.normalised_title,
+        paper.abstract,
+        list(paper.authors),
+        paper.author_count,
+        paper.organization,
+        paper.published_on,
+        paper.listed_on,
+        paper.github_url,
+        list(paper.categories),
+        paper.upvotes,
+    )
+
+
+class _Batch:
+    """Resolves a batch of records to papers: the existing ones first, then each other."""
+
+    def __init__(self, conn: psycopg.Connection, records: list[Record]) -> None:
+        self.slots: list[_Slot] = []
+        self.by_arxiv: dict[str, _Slot] = {}
+        self.by_title: dict[str, _Slot] = {}
+        arxiv_ids = sorted({r.paper.arxiv_id for r in records if r.paper.arxiv_id})
+        titles = sorted({r.paper.normalised_title for r in records})
+        # Ordered by id so that, among papers sharing a title, the oldest wins.
+        rows = conn.execute(
+            "SELECT id, ident, " + _PAPER_COLUMNS + " FROM papers"
+            " WHERE arxiv_id = ANY(%s) OR norm_title = ANY(%s) ORDER BY id",
+            (arxiv_ids, titles),
+        ).fetchall()
+        for row in rows:
+            paper = _paper_from_row(row)
+            self._index(_Slot(paper, row["id"], row["ident"], paper))
+
+    def _index(self, slot: _Slot) -> None:
+        if slot not in self.slots:
+            self.slots.append(slot)
+        if slot.paper.arxiv_id:
+            self.by_arxiv.setdefault(slot.paper.arxiv_id, slot)
+        self.by_title.setdefault(slot.paper.normalised_title, slot)
+
+    def find(self, paper: Paper) -> _Slot | None:
+        """The paper this record describes: same arXiv id, else same title.
+
+        A record with an arXiv id merges into a title-only paper of the same
+        title, but never into a paper that has a *different* arXiv id: two
+        distinct preprints may share a title.
+        """
+        if paper.arxiv_id:
+            slot = self.by_arxiv.get(paper.arxiv_id)
+            if slot is not None:
+                return slot
+            slot = self.by_title.get(paper.normalised_title)
+            if slot is not None and slot.paper.arxiv_id is None:
+                return slot
+            return None
+        return self.by_title.get(paper.normalised_title)
+
+    def add(self, record: Record) -> bool:
+        """Merge one record in; True when it matched a paper already known."""
+        slot = self.find(record.paper)
+        if slot is None:
+            slot = _Slot(record.paper, None, record.paper.identity, None)
+            slot.sightings.append(record)
+            self._index(slot)
+            return False
+        slot.paper = merge(slot.paper, record.paper)
+        slot.sightings.append(record)
+        self._index(slot)
+        return True
+
+
+def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, int]:
+    """Merge one batch of valid records into the catalogue; return (new, merged)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+    batch = _Batch(conn, records)
+    merged = sum(batch.add(r) for r in records)
+    new_slots = [s for s in batch.slots if s.paper_id is None]
+    changed = [s for s in batch.slots if s.paper_id is not None and s.paper != s.original]
+
+    if new_slots:
+        with conn.cursor() as cur:
+            cur.execute(_NEW_PAPERS_TABLE)
+            with cur.copy("COPY new_papers (ident, " + _PAPER_COLUMNS + ") FROM STDIN") as copy:
+                for slot in new_slots:
+                    copy.write_row((slot.ident, *_paper_values(slot.paper)))
+            rows = cur.execute(
+                "INSERT INTO papers (ident, " + _PAPER_COLUMNS + ")"
+                " SELECT ident, " + _PAPER_COLUMNS + " FROM new_papers"
+                " RETURNING id, ident"
+            ).fetchall()
+        ids = {row["ident"]: row["id"] for row in rows}
+        for slot in new_slots:
+            slot.paper_id = ids[slot.ident]
+
+    if changed:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE papers SET (" + _PAPER_COLUMNS + ", updated_at)"
+                " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) WHERE id = %s",
+                [(*_paper_values(s.paper), s.paper_id) for s in changed],
+            )
+
+    _upsert_sightings(conn, batch.slots)
+    return len(new_slots), merged
+
+
+def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
+    rows = []
+    seen: set[tuple[str, str]] = set()
+    for slot in slots:
+        for record in slot.sightings:
+            key = (record.source, record.external_key)
+            if key in seen:  # the same sighting twice in one batch: keep the first
+                continue
+            seen.add(key)
+            rows.append(
+                (
+                    record.source,
+                    record.external_key,
+                    slot.paper_id,
+                    record.first_seen,
+                    record.last_seen,
+                    record.paper.upvotes,
+                    json.dumps(record.raw, ensure_ascii=False, default=str),
+                )
+            )
+    with conn.cursor() as cur:
+        cur.execute(_NEW_SIGHTINGS_TABLE)
+        with cur.copy(
+            "COPY new_sightings (source, external_key, paper_id, first_seen, last_seen,"
+            " upvotes, raw) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        # A re-read sighting keeps its first_seen and refreshes the rest; an
+        # export being restored brings its own timestamps (COALESCE keeps them).
+        cur.execute(
+            "INSERT INTO paper_sources AS s"
+            " (source, external_key, paper_id, first_seen, last_seen, upvotes, raw)"
+            " SELECT source, external_key, paper_id, coalesce(first_seen, now()),"
+            "        coalesce(last_seen, now()), upvotes, raw FROM new_sightings"
+            " ON CONFLICT (source, external_key) DO UPDATE SET"
+            "   paper_id = excluded.paper_id,"
+            "   last_seen = greatest(s.last_seen, excluded.last_seen),"
+            "   upvotes = excluded.upvotes,"
+            "   raw = excluded.raw"
+        )
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[tuple[list[Record], list[BadRecord]]]:
+    records: list[Record] = []
+    bad: list[BadRecord] = []
+    for item in items:
+        if isinstance(item, BadRecord):
+            bad.append(item)
+        else:
+            records.append(item)
+        if len(records) >= size:
+            yield records, bad
+            records, bad = [], []
+    if records or bad:
+        yield records, bad
+
+
+def ingest(
+    db: Database,
+    items: Iterable[Item],
+    *,
+    source: str,
+    origin: str,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Import records from one source run, batch by batch, and record the run.
+
+    `progress` is called with the number of records (good or bad) each batch handled.
+    A failing batch (e.g. the database went away) marks the run failed and re-raises;
+    the batches before it stay committed and a re-run merges over them.
+    """
+    report = IngestReport(source=source, origin=origin)
+    with db.transaction() as conn:
+        row = conn.execute(
+            "INSERT INTO ingest_runs (source, origin) VALUES (%s, %s) RETURNING id",
+            (source, origin),
+        ).fetchone()
+        report.run_id = row["id"]
+    try:
+        for records, bad in _batches(checked(items), batch_size):
+            for b in bad:
+                report.add_error(b)
+            if records:
+                with db.transaction() as conn:
+                    new, merged = _write_batch(conn, records)
+                report.new += new
+                report.merged += merged
+            report.read += len(records) + len(bad)
+            if progress:
+                progress(len(records) + len(bad))
+    except BaseException as exc:
+        _finish_run(db, report, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    _finish_run(db, report, "finished", None)
+    return report
+
+
+def _finish_run(db: Database, report: IngestReport, status: str, message: str | None) -> None:
+    errors = [{"position": e.position, "reason": e.reason} for e in report.errors]
+    try:
+        with db.transaction() as conn:
+            conn.execute(
+                "UPDATE ingest_runs SET finished_at = now(), status = %s, read = %s, new = %s,"
+                " merged = %s, rejected = %s, errors = %s, message = %s WHERE id = %s",
+                (
+                    status,
+                    report.read,
+                    report.new,
+                    report.merged,
+                    report.rejected,
+                    json.dumps(errors),
+                    message,
+                    report.run_id,
+                ),
+            )
+    except psycopg.Error:
+        # Recording the failure must not hide the error that caused it.
+        if status == "finished":
+            raise
+
+
+def get_state(db: Database, source: str, key: str) -> str | None:
+    """A value a source kept from its last run (e.g. the last harvest date)."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT value FROM ingest_state WHERE source = %s AND key = %s", (source, key)
+        ).fetchone()
+    return row["value"] if row else None
+
+
+def set_state(db: Database, source: str, key: str, value: str) -> None:
+    """Remember a value for the source's next run."""
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO ingest_state (source, key, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (source, key) DO UPDATE SET value = excluded.value, updated_at = now()",
+            (source, key, value),
+        )
+
+
+def count_papers(db: Database) -> int:
+    """How many papers the catalogue holds."""
+    with db.connection() as conn:
+        return conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"]
+
+
+def iter_export(db: Database, *, chunk: int = 5_000) -> Iterator[tuple[int, Paper, list[dict]]]:
+    """Every paper with its sightings, in id order, streamed in chunks for the JSONL export."""
+    last_id = 0
+    while True:
+        with db.connection() as conn:
+            rows = conn.execute(
+                "SELECT p.id, " + ", ".join(f"p.{c.strip()}" for c in _PAPER_COLUMNS.split(","))
+                + ", (SELECT coalesce(json_agg(json_build_object("
+                "     'source', s.source, 'external_key', s.external_key,"
+                "     'first_seen', s.first_seen, 'last_seen', s.last_seen,"
+                "     'upvotes', s.upvotes, 'raw', s.raw)"
+                "     ORDER BY s.first_seen, s.source, s.external_key), '[]')"
+                "   FROM paper_sources s WHERE s.paper_id = p.id) AS sources"
+                " FROM papers p WHERE p.id > %s ORDER BY p.id LIMIT %s",
+                (last_id, chunk),
+            ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield row["id"], _paper_from_row(row), row["sources"]
+        last_id = rows[-1]["id"]
+

@@ -1,0 +1,192 @@
+"""The `paperfeed` command line: serve, ingest, export and database chores.
+
+Each command builds one `Paperfeed` from the environment (plus flags), does
+its work through the catalogue/search/delivery modules and prints a summary.
+Long work shows a Rich progress bar on the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paperfeed import catalogue
+from paperfeed.app import Paperfeed
+from paperfeed.config import Settings
+from paperfeed.model import Item
+
+app = typer.Typer(help="paperfeed: self-hosted research-paper discovery.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Import papers from a source into the catalogue.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the catalogue.", no_args_is_help=True)
+db_app = typer.Typer(help="Database status and migrations.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(export_app, name="export")
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+
+
+def open_app(**overrides: object) -> Paperfeed:
+    """The paperfeed object for one command, from the environment plus overrides."""
+    return Paperfeed(Settings.from_env(**overrides))
+
+
+def progress_bar() -> Progress:
+    """The progress bar every long command shows (hidden when not on a terminal)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+
+def _print_report(report: catalogue.IngestReport, papers_after: int, papers_before: int) -> None:
+    table = Table(title=f"ingest {report.source}: {report.origin}", show_header=False)
+    table.add_row("records read", str(report.read))
+    table.add_row("new papers", str(report.new))
+    table.add_row("merged into known papers", str(report.merged))
+    table.add_row("rejected", str(report.rejected))
+    table.add_row("papers in catalogue", f"{papers_after} (was {papers_before})")
+    console.print(table)
+    for bad in report.errors[:50]:
+        console.print(f"[yellow]rejected[/] {bad.source} {bad.position}: {bad.reason}", highlight=False)
+    if report.rejected > 50:
+        console.print(f"… and {report.rejected - 50} more (see `paperfeed db status`)")
+    # The one machine-readable summary line; tests and scripts read it.
+    typer.echo(
+        f"read={report.read} new={report.new} merged={report.merged} "
+        f"rejected={report.rejected} papers={papers_after}"
+    )
+
+
+def run_ingest(
+    source: str,
+    origin: str,
+    items: Iterable[Item],
+    total: int | None = None,
+    *,
+    on_done: Callable[[Paperfeed, catalogue.IngestReport], None] | None = None,
+) -> catalogue.IngestReport:
+    """Feed one source's items to the catalogue with a progress bar and print the summary."""
+    with open_app() as pf:
+        before = catalogue.count_papers(pf.db)
+        with progress_bar() as bar:
+            task = bar.add_task(f"{source}", total=total)
+            report = catalogue.ingest(
+                pf.db, items, source=source, origin=origin,
+                progress=lambda n: bar.advance(task, n),
+            )
+        if on_done:
+            on_done(pf, report)
+        _print_report(report, catalogue.count_papers(pf.db), before)
+    return report
+
+
+def _read_files(paths: list[Path]) -> Iterator[tuple[Path, bytes]]:
+    for path in paths:
+        try:
+            yield path, path.read_bytes()
+        except OSError as exc:
+            console.print(f"[red]error[/] cannot read {path}: {exc.strerror}")
+            raise typer.Exit(2) from exc
+
+
+@ingest_app.command("listing")
+def ingest_listing(
+    files: list[Path] = typer.Argument(..., help="Listing pages (.txt) to import."),
+    listing_year: int = typer.Option(
+        date.today().year, help="Year the pages were captured; dates without a year are inferred from it."
+    ),
+) -> None:
+    """Import plain-text Daily Papers listing pages."""
+    from paperfeed.sources import listing
+
+    items: list[Item] = []
+    for path, data in _read_files(files):
+        items.extend(listing.parse(data, str(path), listing_year))
+    origin = files[0].name if len(files) == 1 else f"{len(files)} files"
+    run_ingest(listing.SOURCE, origin, items, total=len(items))
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show where the database is, its schema version and the latest imports."""
+    from paperfeed.db import migrations
+
+    with open_app(auto_migrate=False) as pf:
+        settings = pf.settings
+        where = "embedded, in " + str(settings.home / "pgdata") if settings.uses_embedded_database else "external"
+        version = pf.db.schema_version()
+        latest = len(migrations())
+        typer.echo(f"database: {where}")
+        typer.echo(f"schema version: {version} of {latest}" + ("" if version == latest else " (migration pending)"))
+        typer.echo(f"papers: {catalogue.count_papers(pf.db) if version else 0}")
+        if not version:
+            return
+        with pf.db.connection() as conn:
+            runs = conn.execute(
+                "SELECT id, source, origin, status, read, new, merged, rejected, started_at"
+                " FROM ingest_runs ORDER BY id DESC LIMIT 10"
+            ).fetchall()
+        if runs:
+            table = Table("run", "source", "origin", "status", "read", "new", "merged", "rejected", "started")
+            for r in runs:
+                table.add_row(*(str(r[k]) for k in ("id", "source", "origin", "status", "read", "new", "merged", "rejected")), r["started_at"].strftime("%Y-%m-%d %H:%M"))
+            Console().print(table)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations."""
+    with open_app(auto_migrate=False) as pf:
+        applied = pf.db.migrate()
+        typer.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Show every setting and its current value (secrets masked)."""
+    table = Table("variable", "value", "meaning")
+    for row in Settings.from_env().describe():
+        table.add_row(*row)
+    Console().print(table)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Web worker processes."),
+) -> None:
+    """Run the web app (and the scheduler) on the embedded or configured database."""
+    import uvicorn
+
+    # Start the database and migrate once, before workers fork and race for it.
+    with open_app() as pf:
+        pf.db.check_schema()
+        _ = pf.secret_key
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        "paperfeed.web:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=True,
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

