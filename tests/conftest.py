@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -58,14 +58,27 @@ def template_db(pg_server: str) -> str:
 
 
 @pytest.fixture
-def db_url(pg_server: str, template_db: str) -> Iterator[str]:
+def make_db_url(pg_server: str, template_db: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, migrated, empty databases, all dropped after the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"pf_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        names.append(name)
+        return make_conninfo(pg_server, dbname=name)
+
+    yield make
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(make_db_url: Callable[[], str]) -> str:
     """A fresh, migrated, empty database for this test only."""
-    name = f"pf_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield make_conninfo(pg_server, dbname=name)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return make_db_url()
 
 
 @pytest.fixture

@@ -14,8 +14,12 @@ from .conftest import SEEDS
 
 
 def _record(title: str, key: str, source: str = "test", **fields: object) -> Record:
-    return Record(Paper(title=title, abstract=fields.pop("abstract", "An abstract."), **fields),
-                  source, key, f"test:{key}")
+    return Record(
+        Paper(title=title, abstract=fields.pop("abstract", "An abstract."), **fields),
+        source,
+        key,
+        f"test:{key}",
+    )
 
 
 def _seed_items() -> list:
@@ -65,12 +69,32 @@ def test_small_batches_give_the_same_catalogue_as_one(db: Database, pf) -> None:
 
 
 def test_title_only_record_merges_into_arxiv_paper(db: Database) -> None:
-    catalogue.ingest(db, [_record("Layer Normalization", "a", arxiv_id="1607.06450",
-                                  authors=("J. Ba", "J. Kiros", "G. Hinton"))],
-                     source="arxiv", origin="t")
-    report = catalogue.ingest(db, [_record("Layer  normalization!", "b", author_count=3,
-                                           abstract="A longer abstract than before.")],
-                              source="listing", origin="t")
+    catalogue.ingest(
+        db,
+        [
+            _record(
+                "Layer Normalization",
+                "a",
+                arxiv_id="1607.06450",
+                authors=("J. Ba", "J. Kiros", "G. Hinton"),
+            )
+        ],
+        source="arxiv",
+        origin="t",
+    )
+    report = catalogue.ingest(
+        db,
+        [
+            _record(
+                "Layer  normalization!",
+                "b",
+                author_count=3,
+                abstract="A longer abstract than before.",
+            )
+        ],
+        source="listing",
+        origin="t",
+    )
     assert (report.new, report.merged) == (0, 1)
     with db.connection() as conn:
         row = conn.execute("SELECT * FROM papers").fetchone()
@@ -80,16 +104,28 @@ def test_title_only_record_merges_into_arxiv_paper(db: Database) -> None:
 
 
 def test_same_title_different_arxiv_ids_stay_two_papers(db: Database) -> None:
-    catalogue.ingest(db, [_record("Attention", "a", arxiv_id="2101.00001"),
-                          _record("Attention", "b", arxiv_id="2101.00002")],
-                     source="arxiv", origin="t")
+    catalogue.ingest(
+        db,
+        [
+            _record("Attention", "a", arxiv_id="2101.00001"),
+            _record("Attention", "b", arxiv_id="2101.00002"),
+        ],
+        source="arxiv",
+        origin="t",
+    )
     assert catalogue.count_papers(db) == 2
 
 
 def test_conflicting_dates_keep_the_earliest_and_all_sightings(db: Database) -> None:
-    catalogue.ingest(db, [_record("X paper", "1", published_on=date(2024, 5, 1), upvotes=3),
-                          _record("X paper", "2", published_on=date(2024, 4, 1), upvotes=9)],
-                     source="listing", origin="t")
+    catalogue.ingest(
+        db,
+        [
+            _record("X paper", "1", published_on=date(2024, 5, 1), upvotes=3),
+            _record("X paper", "2", published_on=date(2024, 4, 1), upvotes=9),
+        ],
+        source="listing",
+        origin="t",
+    )
     with db.connection() as conn:
         paper = conn.execute("SELECT published_on, imported_upvotes FROM papers").fetchone()
         ups = conn.execute("SELECT upvotes FROM paper_sources ORDER BY external_key").fetchall()

@@ -77,6 +77,7 @@ class _Slot:
     ident: str
     original: Paper | None  # the stored version, to skip no-op updates
     sightings: list[Record] = field(default_factory=list)
+    listed: bool = False  # already in the batch's slot list
 
 
 def _paper_from_row(row: dict[str, Any]) -> Paper:
@@ -125,7 +126,7 @@ class _Batch:
         titles = sorted({r.paper.normalised_title for r in records})
         # Ordered by id so that, among papers sharing a title, the oldest wins.
         rows = conn.execute(
-            "SELECT id, ident, " + _PAPER_COLUMNS + " FROM papers"
+            "SELECT id, ident, " + _PAPER_COLUMNS + " FROM papers"  # noqa: S608 - constant columns
             " WHERE arxiv_id = ANY(%s) OR norm_title = ANY(%s) ORDER BY id",
             (arxiv_ids, titles),
         ).fetchall()
@@ -134,7 +135,8 @@ class _Batch:
             self._index(_Slot(paper, row["id"], row["ident"], paper))
 
     def _index(self, slot: _Slot) -> None:
-        if slot not in self.slots:
+        if not slot.listed:
+            slot.listed = True
             self.slots.append(slot)
         if slot.paper.arxiv_id:
             self.by_arxiv.setdefault(slot.paper.arxiv_id, slot)
@@ -186,7 +188,7 @@ def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, 
                 for slot in new_slots:
                     copy.write_row((slot.ident, *_paper_values(slot.paper)))
             rows = cur.execute(
-                "INSERT INTO papers (ident, " + _PAPER_COLUMNS + ")"
+                "INSERT INTO papers (ident, " + _PAPER_COLUMNS + ")"  # noqa: S608 - constant columns
                 " SELECT ident, " + _PAPER_COLUMNS + " FROM new_papers"
                 " RETURNING id, ident"
             ).fetchall()
@@ -197,7 +199,7 @@ def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, 
     if changed:
         with conn.cursor() as cur:
             cur.executemany(
-                "UPDATE papers SET (" + _PAPER_COLUMNS + ", updated_at)"
+                "UPDATE papers SET (" + _PAPER_COLUMNS + ", updated_at)"  # noqa: S608 - constant columns
                 " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) WHERE id = %s",
                 [(*_paper_values(s.paper), s.paper_id) for s in changed],
             )
@@ -360,7 +362,8 @@ def iter_export(db: Database, *, chunk: int = 5_000) -> Iterator[tuple[int, Pape
     while True:
         with db.connection() as conn:
             rows = conn.execute(
-                "SELECT p.id, " + ", ".join(f"p.{c.strip()}" for c in _PAPER_COLUMNS.split(","))
+                "SELECT p.id, "  # noqa: S608 - constant columns, values are parameters
+                + ", ".join(f"p.{c.strip()}" for c in _PAPER_COLUMNS.split(","))
                 + ", (SELECT coalesce(json_agg(json_build_object("
                 "     'source', s.source, 'external_key', s.external_key,"
                 "     'first_seen', s.first_seen, 'last_seen', s.last_seen,"
@@ -375,4 +378,3 @@ def iter_export(db: Database, *, chunk: int = 5_000) -> Iterator[tuple[int, Pape
         for row in rows:
             yield row["id"], _paper_from_row(row), row["sources"]
         last_id = rows[-1]["id"]
-

@@ -24,7 +24,9 @@ from paperfeed.config import Settings
 from paperfeed.model import Item
 
 app = typer.Typer(help="paperfeed: self-hosted research-paper discovery.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Import papers from a source into the catalogue.", no_args_is_help=True)
+ingest_app = typer.Typer(
+    help="Import papers from a source into the catalogue.", no_args_is_help=True
+)
 export_app = typer.Typer(help="Export the catalogue.", no_args_is_help=True)
 db_app = typer.Typer(help="Database status and migrations.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
@@ -61,7 +63,9 @@ def _print_report(report: catalogue.IngestReport, papers_after: int, papers_befo
     table.add_row("papers in catalogue", f"{papers_after} (was {papers_before})")
     console.print(table)
     for bad in report.errors[:50]:
-        console.print(f"[yellow]rejected[/] {bad.source} {bad.position}: {bad.reason}", highlight=False)
+        console.print(
+            f"[yellow]rejected[/] {bad.source} {bad.position}: {bad.reason}", highlight=False
+        )
     if report.rejected > 50:
         console.print(f"… and {report.rejected - 50} more (see `paperfeed db status`)")
     # The one machine-readable summary line; tests and scripts read it.
@@ -85,7 +89,10 @@ def run_ingest(
         with progress_bar() as bar:
             task = bar.add_task(f"{source}", total=total)
             report = catalogue.ingest(
-                pf.db, items, source=source, origin=origin,
+                pf.db,
+                items,
+                source=source,
+                origin=origin,
                 progress=lambda n: bar.advance(task, n),
             )
         if on_done:
@@ -107,7 +114,8 @@ def _read_files(paths: list[Path]) -> Iterator[tuple[Path, bytes]]:
 def ingest_listing(
     files: list[Path] = typer.Argument(..., help="Listing pages (.txt) to import."),
     listing_year: int = typer.Option(
-        date.today().year, help="Year the pages were captured; dates without a year are inferred from it."
+        date.today().year,
+        help="Year the pages were captured; dates without a year are inferred from it.",
     ),
 ) -> None:
     """Import plain-text Daily Papers listing pages."""
@@ -127,11 +135,18 @@ def db_status() -> None:
 
     with open_app(auto_migrate=False) as pf:
         settings = pf.settings
-        where = "embedded, in " + str(settings.home / "pgdata") if settings.uses_embedded_database else "external"
+        where = (
+            "embedded, in " + str(settings.home / "pgdata")
+            if settings.uses_embedded_database
+            else "external"
+        )
         version = pf.db.schema_version()
         latest = len(migrations())
         typer.echo(f"database: {where}")
-        typer.echo(f"schema version: {version} of {latest}" + ("" if version == latest else " (migration pending)"))
+        typer.echo(
+            f"schema version: {version} of {latest}"
+            + ("" if version == latest else " (migration pending)")
+        )
         typer.echo(f"papers: {catalogue.count_papers(pf.db) if version else 0}")
         if not version:
             return
@@ -141,9 +156,26 @@ def db_status() -> None:
                 " FROM ingest_runs ORDER BY id DESC LIMIT 10"
             ).fetchall()
         if runs:
-            table = Table("run", "source", "origin", "status", "read", "new", "merged", "rejected", "started")
+            table = Table(
+                "run", "source", "origin", "status", "read", "new", "merged", "rejected", "started"
+            )
             for r in runs:
-                table.add_row(*(str(r[k]) for k in ("id", "source", "origin", "status", "read", "new", "merged", "rejected")), r["started_at"].strftime("%Y-%m-%d %H:%M"))
+                table.add_row(
+                    *(
+                        str(r[k])
+                        for k in (
+                            "id",
+                            "source",
+                            "origin",
+                            "status",
+                            "read",
+                            "new",
+                            "merged",
+                            "rejected",
+                        )
+                    ),
+                    r["started_at"].strftime("%Y-%m-%d %H:%M"),
+                )
             Console().print(table)
 
 

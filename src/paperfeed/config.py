@@ -68,7 +68,9 @@ class Settings:
         "Apply pending migrations at start-up; when false, refuse to run on an old schema.",
     )
     pool_size: int = _opt(
-        "PAPERFEED_POOL_SIZE", int, "Database connections per process (web workers each have one pool)."
+        "PAPERFEED_POOL_SIZE",
+        int,
+        "Database connections per process (web workers each have one pool).",
     )
     base_url: str = _opt(
         "PAPERFEED_BASE_URL", str, "Public URL of this instance, used in emails and feeds."
@@ -88,9 +90,7 @@ class Settings:
         "PAPERFEED_SMTP_SECURITY", str, "SMTP transport security: none, starttls or ssl."
     )
     smtp_user: str = _opt("PAPERFEED_SMTP_USER", str, "SMTP user name (empty: no login).")
-    smtp_password: str = _opt(
-        "PAPERFEED_SMTP_PASSWORD", str, "SMTP password.", secret=True
-    )
+    smtp_password: str = _opt("PAPERFEED_SMTP_PASSWORD", str, "SMTP password.", secret=True)
     mail_from: str = _opt("PAPERFEED_MAIL_FROM", str, "From address of every email sent.")
     arxiv_sets: str = _opt(
         "PAPERFEED_ARXIV_SETS",
@@ -102,6 +102,17 @@ class Settings:
     )
     scheduler: bool = _opt(
         "PAPERFEED_SCHEDULER", _bool, "Run the ingest/digest scheduler inside `paperfeed serve`."
+    )
+    ingest_hours: str = _opt(
+        "PAPERFEED_INGEST_HOURS",
+        str,
+        "Comma-separated UTC hours at which the scheduler ingests the configured sources.",
+    )
+    digest_papers: int = _opt("PAPERFEED_DIGEST_PAPERS", int, "Most papers in one email digest.")
+    digest_send_empty: bool = _opt(
+        "PAPERFEED_DIGEST_SEND_EMPTY",
+        _bool,
+        "Send a digest saying so when a period has nothing new (default: send nothing).",
     )
 
     @classmethod
@@ -162,4 +173,7 @@ DEFAULTS: dict[str, Any] = {
     "arxiv_sets": "",
     "hf_daily": False,
     "scheduler": True,
+    "ingest_hours": "1,13",
+    "digest_papers": 10,
+    "digest_send_empty": False,
 }

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Union
 
 # Limits that keep one hostile record from bloating the catalogue. A real
 # abstract is under 2,000 characters; arXiv caps titles far below 1,000.
@@ -46,10 +47,15 @@ def normalise_arxiv_id(value: str | None) -> str | None:
     text = value.strip()
     for prefix in ("https://", "http://"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
-    for prefix in ("arxiv.org/abs/", "arxiv.org/pdf/", "www.arxiv.org/abs/", "export.arxiv.org/abs/"):
+            text = text[len(prefix) :]
+    for prefix in (
+        "arxiv.org/abs/",
+        "arxiv.org/pdf/",
+        "www.arxiv.org/abs/",
+        "export.arxiv.org/abs/",
+    ):
         if text.lower().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if text.lower().startswith("arxiv:"):
         text = text[6:]
     text = text.removesuffix(".pdf")
@@ -121,19 +127,31 @@ class BadRecord:
         return f"{self.source} {self.position}: {self.reason}"
 
 
-Item = Union[Record, BadRecord]
+Item = Record | BadRecord
 
 
 class InvalidPaper(ValueError):
     """A record whose fields cannot make a paper (no title, absurd sizes …)."""
 
 
+def _control_table() -> dict[int, str | None]:
+    # Every control/format/surrogate/private/unassigned code point in the BMP is
+    # dropped; whitespace controls (tab, newline …) become spaces.
+    table: dict[int, str | None] = {}
+    for code in range(0x10000):
+        if unicodedata.category(chr(code))[0] == "C":
+            table[code] = " " if chr(code).isspace() else None
+    return table
+
+
+_CONTROL = _control_table()
+
+
 def clean_text(value: str | None) -> str:
     """Collapse whitespace and drop control characters that break pages and feeds."""
     if not value:
         return ""
-    text = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return " ".join(text.split())
+    return " ".join(value.translate(_CONTROL).split())
 
 
 def validate(paper: Paper) -> Paper:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 
@@ -51,10 +51,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def _configure(conn: psycopg.Connection) -> None:
     # pgvector's type is registered when the extension exists (after migration 1).
-    try:
+    with suppress(psycopg.ProgrammingError):
         register_vector(conn)
-    except psycopg.ProgrammingError:
-        pass
     # Autocommit between explicit transactions: a pooled connection never idles
     # inside a transaction that would hold locks or snapshot old rows.
     conn.autocommit = True

@@ -28,13 +28,23 @@ from paperfeed.model import BadRecord, Item, Paper, Record
 
 SOURCE = "listing"
 
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 _DATE = re.compile(
     r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{1,2})(?:, (\d{4}))?(?: (\d+))?$"
 )
 _AUTHORS = re.compile(r"^•\s*(\d+)\s+authors?$")
-_HEADER = ("new", "Get trending papers in your email inbox!", "Subscribe", "Daily Papers",
-           "byAK and the research community")
+_HEADER = (
+    "new",
+    "Get trending papers in your email inbox!",
+    "Subscribe",
+    "Daily Papers",
+    "byAK and the research community",
+)
 # A title is one line; real ones stay far below this. Longer lines are abstracts.
 _TITLE_MAX = 300
 
@@ -133,11 +143,15 @@ def _pair(content: list[_Line], origin: str) -> tuple[list[_Card], list[BadRecor
             i += 1
             continue
         following = content[i + 1] if i + 1 < len(content) else None
-        if following is None or len(following.text) <= _TITLE_MAX and len(following.text) < 2 * len(
-            line.text
+        if (
+            following is None
+            or len(following.text) <= _TITLE_MAX
+            and len(following.text) < 2 * len(line.text)
         ):
             bad.append(
-                BadRecord(SOURCE, f"{origin}:{line.number}", f"title without abstract: {line.text[:80]!r}")
+                BadRecord(
+                    SOURCE, f"{origin}:{line.number}", f"title without abstract: {line.text[:80]!r}"
+                )
             )
             i += 1
             continue
@@ -152,16 +166,16 @@ def _cards(lines: list[_Line], origin: str) -> tuple[list[_Card], list[BadRecord
     content: list[_Line] = []
     i = 0
     while i < len(lines):
-        is_meta = (
-            i + 2 < len(lines) and lines[i + 1].text == "·" and _DATE.match(lines[i + 2].text)
-        )
+        is_meta = i + 2 < len(lines) and lines[i + 1].text == "·" and _DATE.match(lines[i + 2].text)
         if is_meta:
             paired, errors = _pair(content, origin)
             bad += errors
             if paired:
                 paired[-1].meta, paired[-1].date_line = lines[i], lines[i + 2]
             else:
-                bad.append(BadRecord(SOURCE, f"{origin}:{lines[i].number}", "metadata without a card"))
+                bad.append(
+                    BadRecord(SOURCE, f"{origin}:{lines[i].number}", "metadata without a card")
+                )
             cards += paired
             content = []
             i += 3

@@ -1,0 +1,314 @@
+"""Users, sessions, votes, rate limits and password resets: the writer of account tables.
+
+Every function takes a connection that is already inside the caller's
+transaction (one request = one transaction); none of them commits. Secrets
+(session, reset and API tokens) are random, handed to the user once, and
+stored only as their SHA-256, so a copy of the database opens no account.
+Submissions live in `submissions.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+SESSION_LIFETIME = timedelta(days=30)
+# A session's expiry slides forward at most this often (saves a write per request).
+SESSION_REFRESH = timedelta(hours=1)
+RESET_LIFETIME = timedelta(hours=1)
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1_024
+MAX_EMAIL = 254
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# argon2id with the library's defaults (RFC 9106 "low memory" profile).
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("paperfeed-dummy-password")
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be honoured; the message is user-safe."""
+
+
+class EmailTaken(AccountError):
+    """Sign-up with an email that already has an account."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up user, as the rest of the app sees one."""
+
+    id: int
+    email: str
+    display_name: str
+    is_admin: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email.split("@", 1)[0]
+
+
+_USER_COLUMNS = "u.id, u.email, u.display_name, u.is_admin"
+
+
+def _user(row: dict) -> User:
+    return User(row["id"], row["email"], row["display_name"], row["is_admin"])
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a secret token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Trim and validate an email address; raise AccountError when it cannot be one."""
+    value = (email or "").strip()
+    if len(value) > MAX_EMAIL or not _EMAIL.match(value):
+        raise AccountError("Please enter a valid email address.")
+    return value
+
+
+def check_password(password: str) -> None:
+    """Raise AccountError when a new password is too short or absurdly long."""
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"Passwords are limited to {MAX_PASSWORD} characters.")
+
+
+def create_user(
+    conn: psycopg.Connection, email: str, password: str, display_name: str = ""
+) -> User:
+    """Sign a user up; raise EmailTaken or AccountError on bad input."""
+    email = normalise_email(email)
+    check_password(password)
+    name = " ".join((display_name or "").split())[:80]
+    row = conn.execute(
+        "INSERT INTO users (email, password_hash, display_name) VALUES (%s, %s, %s)"
+        " ON CONFLICT ((lower(email))) DO NOTHING"
+        " RETURNING id, email, display_name, is_admin",
+        (email, _hasher.hash(password), name),
+    ).fetchone()
+    if row is None:
+        raise EmailTaken("An account with this email already exists.")
+    return _user(row)
+
+
+def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
+    """The user whose email and password these are, or None."""
+    row = conn.execute(
+        "SELECT " + _USER_COLUMNS + ", u.password_hash FROM users u"
+        " WHERE lower(u.email) = lower(%s)",
+        ((email or "").strip(),),
+    ).fetchone()
+    stored = row["password_hash"] if row else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        conn.execute(
+            "UPDATE users SET password_hash = %s WHERE id = %s",
+            (_hasher.hash(password), row["id"]),
+        )
+    conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (row["id"],))
+    return _user(row)
+
+
+def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
+    """A user by id."""
+    row = conn.execute(
+        "SELECT " + _USER_COLUMNS + " FROM users u WHERE u.id = %s", (user_id,)
+    ).fetchone()
+    return _user(row) if row else None
+
+
+def create_session(conn: psycopg.Connection, user_id: int, user_agent: str = "") -> str:
+    """Open a session for a user; return the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, expires_at, user_agent)"
+        " VALUES (%s, %s, now() + %s, %s)",
+        (token_hash(token), user_id, SESSION_LIFETIME, user_agent[:300]),
+    )
+    return token
+
+
+def session_user(conn: psycopg.Connection, token: str) -> User | None:
+    """The user of a live session token, sliding its expiry forward now and then."""
+    if not token or len(token) > 200:
+        return None
+    digest = token_hash(token)
+    row = conn.execute(
+        "SELECT " + _USER_COLUMNS + ", s.last_seen_at < now() - %s AS stale"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.token_hash = %s AND s.expires_at > now()",
+        (SESSION_REFRESH, digest),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["stale"]:
+        conn.execute(
+            "UPDATE sessions SET last_seen_at = now(), expires_at = now() + %s"
+            " WHERE token_hash = %s",
+            (SESSION_LIFETIME, digest),
+        )
+    return _user(row)
+
+
+def end_session(conn: psycopg.Connection, token: str) -> None:
+    """Sign out: forget one session."""
+    conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash(token or ""),))
+
+
+def end_all_sessions(conn: psycopg.Connection, user_id: int) -> None:
+    """Forget every session of a user (after a password reset)."""
+    conn.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))
+
+
+def purge_expired(conn: psycopg.Connection) -> int:
+    """Delete expired sessions, reset tokens and old rate-limit windows; return rows removed."""
+    removed = 0
+    for sql in (
+        "DELETE FROM sessions WHERE expires_at < now()",
+        "DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'",
+        "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
+    ):
+        removed += conn.execute(sql).rowcount
+    return removed
+
+
+def hit_rate_limit(
+    conn: psycopg.Connection, bucket: str, limit: int, window: timedelta
+) -> bool:
+    """Count one attempt in a fixed window; False when the bucket is over its limit.
+
+    One upsert both resets an expired window and counts the hit, so concurrent
+    attempts from several workers serialise on the row and none is lost.
+    """
+    row = conn.execute(
+        "INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES (%s, now(), 1)"
+        " ON CONFLICT (bucket) DO UPDATE SET"
+        "   hits = CASE WHEN r.window_start <= now() - %s THEN 1 ELSE r.hits + 1 END,"
+        "   window_start = CASE WHEN r.window_start <= now() - %s"
+        "                  THEN now() ELSE r.window_start END"
+        " RETURNING hits",
+        (bucket[:300], window, window),
+    ).fetchone()
+    return row["hits"] <= limit
+
+
+def create_password_reset(conn: psycopg.Connection, email: str) -> tuple[User, str] | None:
+    """A single-use reset token for the account with this email, or None if there is none."""
+    row = conn.execute(
+        "SELECT " + _USER_COLUMNS + " FROM users u WHERE lower(u.email) = lower(%s)",
+        ((email or "").strip(),),
+    ).fetchone()
+    if row is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES (%s, %s, now() + %s)",
+        (token_hash(token), row["id"], RESET_LIFETIME),
+    )
+    return _user(row), token
+
+
+def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> User:
+    """Set a new password with a reset token; the token and every old session die."""
+    check_password(new_password)
+    row = conn.execute(
+        "UPDATE password_resets SET used_at = now()"
+        " WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()"
+        " RETURNING user_id",
+        (token_hash(token or ""),),
+    ).fetchone()
+    if row is None:
+        raise AccountError("This reset link is invalid or has expired. Please ask for a new one.")
+    conn.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s",
+        (_hasher.hash(new_password), row["user_id"]),
+    )
+    end_all_sessions(conn, row["user_id"])
+    user = get_user(conn, row["user_id"])
+    assert user is not None  # the reset row references the user (ON DELETE CASCADE)
+    return user
+
+
+def record_vote(conn: psycopg.Connection, user_id: int, paper_id: int) -> bool:
+    """Upvote a paper; True if this added a vote (the primary key makes repeats no-ops)."""
+    row = conn.execute(
+        "INSERT INTO votes (user_id, paper_id) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING paper_id",
+        (user_id, paper_id),
+    ).fetchone()
+    return row is not None
+
+
+def remove_vote(conn: psycopg.Connection, user_id: int, paper_id: int) -> bool:
+    """Take an upvote back; True if there was one."""
+    cur = conn.execute(
+        "DELETE FROM votes WHERE user_id = %s AND paper_id = %s", (user_id, paper_id)
+    )
+    return cur.rowcount > 0
+
+
+def voted_papers(conn: psycopg.Connection, user_id: int, paper_ids: list[int]) -> set[int]:
+    """Which of these papers the user has upvoted."""
+    if not paper_ids:
+        return set()
+    rows = conn.execute(
+        "SELECT paper_id FROM votes WHERE user_id = %s AND paper_id = ANY(%s)",
+        (user_id, paper_ids),
+    ).fetchall()
+    return {r["paper_id"] for r in rows}
+
+
+def create_api_token(conn: psycopg.Connection, user_id: int, name: str = "") -> str:
+    """A personal API token (shown once) for `Authorization: Bearer …` requests."""
+    token = "pf_" + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, name) VALUES (%s, %s, %s)",
+        (token_hash(token), user_id, " ".join((name or "").split())[:80]),
+    )
+    return token
+
+
+def api_token_user(conn: psycopg.Connection, token: str) -> User | None:
+    """The owner of an API token, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = conn.execute(
+        "UPDATE api_tokens t SET last_used_at = now() FROM users u"
+        " WHERE t.token_hash = %s AND u.id = t.user_id RETURNING " + _USER_COLUMNS,
+        (token_hash(token),),
+    ).fetchone()
+    return _user(row) if row else None
+
+
+def list_api_tokens(conn: psycopg.Connection, user_id: int) -> list[dict]:
+    """A user's API tokens (names and dates; the secrets are not kept)."""
+    return conn.execute(
+        "SELECT substr(token_hash, 1, 12) AS id, name, created_at, last_used_at"
+        " FROM api_tokens WHERE user_id = %s ORDER BY created_at",
+        (user_id,),
+    ).fetchall()
+
+
+def revoke_api_token(conn: psycopg.Connection, user_id: int, token_id: str) -> bool:
+    """Delete one of a user's API tokens by the id shown in list_api_tokens."""
+    cur = conn.execute(
+        "DELETE FROM api_tokens WHERE user_id = %s AND substr(token_hash, 1, 12) = %s",
+        (user_id, token_id),
+    )
+    return cur.rowcount > 0

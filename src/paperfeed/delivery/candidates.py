@@ -1,0 +1,85 @@
+"""Which papers a digest may contain: the period's top papers for one subscription.
+
+Subscribers with the same content and window share one query: `group_key`
+names what a digest's candidates depend on (kind, query, filters, days), and
+the digest run asks each distinct group once, taking `GROUP_DEPTH` times the
+digest size so that each subscriber still has enough after removing the
+papers already sent to them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from paperfeed import ranking
+
+# Candidates fetched per group, as a multiple of the digest size. A subscriber
+# has at most one earlier digest inside an overlapping window, so 4× is ample.
+GROUP_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Group:
+    """What a digest's candidates depend on; equal groups get the same papers."""
+
+    kind: str
+    query: str
+    filters_json: str  # canonical JSON, so that equal filters compare equal
+    first_day: date
+    last_day: date
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        return json.loads(self.filters_json)
+
+
+def group_key(
+    kind: str, query: str, filters: dict[str, Any], first_day: date, last_day: date
+) -> Group:
+    """The group of a subscription's period."""
+    return Group(kind, query, json.dumps(filters, sort_keys=True), first_day, last_day)
+
+
+def top_in_window(
+    conn: psycopg.Connection, first_day: date, last_day: date, limit: int
+) -> list[dict[str, Any]]:
+    """The most upvoted papers whose day lies in [first_day, last_day] (the trending digest)."""
+    # papers_day_idx serves the day range; upvotes add this instance's votes
+    # to the imported count exactly as ranking.py shows them on pages.
+    return conn.execute(
+        f"SELECT {ranking.CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
+        f" WHERE {ranking.DAY} >= %s AND {ranking.DAY} <= %s"
+        " ORDER BY upvotes DESC, day DESC, p.id LIMIT %s",
+        (first_day, last_day, limit),
+    ).fetchall()
+
+
+# A finder returns a group's candidate papers, best first (dicts with at least
+# the ranking.CARD_COLUMNS fields).
+Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
+
+
+class CandidateFinder:
+    """Finds a group's candidates: SQL for trending, the search module for saved searches."""
+
+    def __init__(self, search: Callable[..., list[dict[str, Any]]] | None = None) -> None:
+        # `search(conn, query, filters, first_day, last_day, limit)`; injected so
+        # that the embedding model is loaded once per process, and only if needed.
+        self._search = search
+
+    def __call__(self, conn: psycopg.Connection, group: Group, limit: int) -> list[dict[str, Any]]:
+        if group.kind == "trending":
+            return top_in_window(conn, group.first_day, group.last_day, limit)
+        if group.kind == "search":
+            if self._search is None:
+                raise RuntimeError("saved-search digests need a search function")
+            return self._search(
+                conn, group.query, group.filters, group.first_day, group.last_day, limit
+            )
+        raise ValueError(f"digest kind {group.kind!r} has no candidate finder")

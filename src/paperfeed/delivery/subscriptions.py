@@ -1,0 +1,260 @@
+"""Subscriptions: double opt-in, manage, pause, one-click unsubscribe.
+
+Every function takes a connection inside the caller's transaction (one request
+= one transaction) and speaks SQL only through parameterised statements. A
+subscription starts `pending` with a confirmation nonce; nothing is ever sent
+to it (not even composed) until `confirm` turns it `active`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from paperfeed.delivery.periods import valid_timezone
+
+KINDS = ("trending", "search", "for_you")
+CADENCES = ("daily", "weekly")
+# Deliberately plain: one @, no spaces or control characters (which would let
+# an address inject headers), a dot in the domain. The double opt-in is the
+# real check that the address works and belongs to the subscriber.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+_COLUMNS = (
+    "id, email, user_id, kind, query, filters, cadence, send_hour, send_weekday, timezone,"
+    " status, paused_reason, confirm_nonce, confirmed_at, link_key, bounce_count,"
+    " last_error, created_at, updated_at"
+)
+
+
+class SubscriptionError(ValueError):
+    """A subscription request that cannot be honoured (bad address, schedule …)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One subscription row."""
+
+    id: int
+    email: str
+    user_id: int | None
+    kind: str
+    query: str
+    filters: dict[str, Any]
+    cadence: str
+    send_hour: int
+    send_weekday: int
+    timezone: str
+    status: str
+    paused_reason: str | None
+    confirm_nonce: str | None
+    confirmed_at: datetime | None
+    link_key: str
+    bounce_count: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def label(self) -> str:
+        """What the subscription delivers, for subjects and pages."""
+        if self.kind == "trending":
+            return "Trending papers"
+        if self.kind == "for_you":
+            return "Papers for you"
+        return f"Search: {self.query}" if self.query else "Search"
+
+
+def _row(row: dict[str, Any] | None) -> Subscription | None:
+    return Subscription(**row) if row else None
+
+
+def normalise_email(email: str) -> str:
+    """Trim an address and check its shape; raise SubscriptionError if unusable."""
+    cleaned = (email or "").strip()
+    if len(cleaned) > 320 or not _EMAIL.match(cleaned):
+        raise SubscriptionError("Please enter a valid email address.")
+    return cleaned
+
+
+def check_schedule(kind: str, cadence: str, send_hour: int, send_weekday: int, tz: str) -> None:
+    """Raise SubscriptionError when any part of a schedule is out of range."""
+    if kind not in KINDS:
+        raise SubscriptionError(f"Unknown subscription kind {kind!r}.")
+    if cadence not in CADENCES:
+        raise SubscriptionError("Cadence must be daily or weekly.")
+    if not 0 <= send_hour <= 23:
+        raise SubscriptionError("Send hour must be between 0 and 23.")
+    if not 1 <= send_weekday <= 7:
+        raise SubscriptionError("Weekday must be between 1 (Monday) and 7 (Sunday).")
+    if not valid_timezone(tz):
+        raise SubscriptionError(f"Unknown time zone {tz!r}.")
+
+
+def subscribe(
+    conn: psycopg.Connection,
+    email: str,
+    *,
+    kind: str = "trending",
+    query: str = "",
+    filters: dict[str, Any] | None = None,
+    cadence: str = "daily",
+    send_hour: int = 7,
+    send_weekday: int = 1,
+    timezone: str = "UTC",
+    user_id: int | None = None,
+) -> Subscription:
+    """Create (or refresh) a pending subscription and give it a new confirmation nonce.
+
+    Subscribing again to the same content returns the live subscription: a
+    pending one gets a fresh nonce (older confirmation links stop working), an
+    active or paused one keeps its state and only its schedule is updated.
+    """
+    email = normalise_email(email)
+    check_schedule(kind, cadence, send_hour, send_weekday, timezone)
+    if kind == "search" and not (query.strip() or filters):
+        raise SubscriptionError("A saved-search subscription needs a query or a filter.")
+    if kind == "for_you" and user_id is None:
+        raise SubscriptionError("The for-you digest needs a signed-in account.")
+    nonce = secrets.token_urlsafe(18)
+    row = conn.execute(
+        f"INSERT INTO subscriptions (email, user_id, kind, query, filters, cadence, send_hour,"
+        f" send_weekday, timezone, confirm_nonce, link_key)"
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT (lower(email), kind, query, filters, cadence)"
+        f"   WHERE status <> 'unsubscribed'"
+        f" DO UPDATE SET send_hour = EXCLUDED.send_hour, send_weekday = EXCLUDED.send_weekday,"
+        f"   timezone = EXCLUDED.timezone, updated_at = now(),"
+        f"   user_id = coalesce(subscriptions.user_id, EXCLUDED.user_id),"
+        f"   confirm_nonce = CASE WHEN subscriptions.status = 'pending'"
+        f"                   THEN EXCLUDED.confirm_nonce ELSE NULL END"
+        f" RETURNING {_COLUMNS}",
+        (
+            email, user_id, kind, query.strip(), Jsonb(filters or {}), cadence, send_hour,
+            send_weekday, timezone, nonce, secrets.token_urlsafe(18),
+        ),
+    ).fetchone()
+    return _row(row)  # type: ignore[return-value]
+
+
+def get(conn: psycopg.Connection, subscription_id: int) -> Subscription | None:
+    """One subscription by id, or None."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE id = %s", (subscription_id,)
+    ).fetchone()
+    return _row(row)
+
+
+def by_link(conn: psycopg.Connection, subscription_id: int, link_key: str) -> Subscription | None:
+    """The subscription a manage/unsubscribe link points at, if its key still matches."""
+    sub = get(conn, subscription_id)
+    if sub is None or not secrets.compare_digest(sub.link_key, link_key):
+        return None
+    return sub
+
+
+def confirm(conn: psycopg.Connection, subscription_id: int, nonce: str) -> Subscription | None:
+    """Activate a pending subscription if `nonce` is its current one; None if not (used/stale)."""
+    row = conn.execute(
+        f"UPDATE subscriptions SET status = 'active', confirmed_at = now(),"
+        f" confirm_nonce = NULL, updated_at = now()"
+        f" WHERE id = %s AND status = 'pending' AND confirm_nonce = %s RETURNING {_COLUMNS}",
+        (subscription_id, nonce),
+    ).fetchone()
+    return _row(row)
+
+
+def change_schedule(
+    conn: psycopg.Connection,
+    subscription_id: int,
+    *,
+    cadence: str,
+    send_hour: int,
+    send_weekday: int,
+    timezone: str,
+) -> Subscription | None:
+    """Change how often and when a live subscription is sent."""
+    sub = get(conn, subscription_id)
+    if sub is None or sub.status == "unsubscribed":
+        return None
+    check_schedule(sub.kind, cadence, send_hour, send_weekday, timezone)
+    try:
+        row = conn.execute(
+            f"UPDATE subscriptions SET cadence = %s, send_hour = %s, send_weekday = %s,"
+            f" timezone = %s, updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
+            (cadence, send_hour, send_weekday, timezone, subscription_id),
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        raise SubscriptionError("You already have that subscription with this cadence.") from exc
+    return _row(row)
+
+
+def pause(conn: psycopg.Connection, subscription_id: int, reason: str = "user") -> None:
+    """Stop sending until resumed (reason 'user' or 'bounce')."""
+    conn.execute(
+        "UPDATE subscriptions SET status = 'paused', paused_reason = %s, updated_at = now()"
+        " WHERE id = %s AND status = 'active'",
+        (reason, subscription_id),
+    )
+
+
+def resume(conn: psycopg.Connection, subscription_id: int) -> None:
+    """Send again (after a pause by the subscriber or a bounce they fixed)."""
+    conn.execute(
+        "UPDATE subscriptions SET status = 'active', paused_reason = NULL, bounce_count = 0,"
+        " updated_at = now() WHERE id = %s AND status = 'paused'",
+        (subscription_id,),
+    )
+
+
+def unsubscribe(conn: psycopg.Connection, subscription_id: int) -> bool:
+    """End a subscription and cancel its unsent digests; True if it was live."""
+    row = conn.execute(
+        "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = now(),"
+        " confirm_nonce = NULL, updated_at = now()"
+        " WHERE id = %s AND status <> 'unsubscribed' RETURNING id",
+        (subscription_id,),
+    ).fetchone()
+    # Rows a sender holds ('sending'/'committing') are left to it: it re-checks
+    # the subscription before writing a byte, and a message mid-DATA is past recall.
+    conn.execute(
+        "UPDATE digest_outbox SET status = 'cancelled'"
+        " WHERE subscription_id = %s AND status = 'pending'",
+        (subscription_id,),
+    )
+    return row is not None
+
+
+def record_hard_bounce(conn: psycopg.Connection, subscription_id: int, error: str) -> None:
+    """Count a permanent refusal of the address and pause the subscription."""
+    conn.execute(
+        "UPDATE subscriptions SET bounce_count = bounce_count + 1, last_bounce_at = now(),"
+        " last_error = %s, status = CASE WHEN status = 'active' THEN 'paused' ELSE status END,"
+        " paused_reason = CASE WHEN status = 'active' THEN 'bounce' ELSE paused_reason END,"
+        " updated_at = now() WHERE id = %s",
+        (error[:500], subscription_id),
+    )
+
+
+def for_user(conn: psycopg.Connection, user_id: int) -> list[Subscription]:
+    """A user's live subscriptions, newest first."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE user_id = %s AND status <> 'unsubscribed'"
+        " ORDER BY id DESC",
+        (user_id,),
+    ).fetchall()
+    return [Subscription(**r) for r in rows]
+
+
+def active(conn: psycopg.Connection) -> list[Subscription]:
+    """Every active subscription (the digest run's input)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active' ORDER BY id"
+    ).fetchall()
+    return [Subscription(**r) for r in rows]

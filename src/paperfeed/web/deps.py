@@ -1,0 +1,174 @@
+"""The FastAPI dependencies and helpers every router uses.
+
+- `get_pf(request)`: the Paperfeed object (settings, database).
+- `current_user(request)`: the signed-in `accounts.User` or None (session
+  cookie, or `Authorization: Bearer <api token>` for scripts).
+- `require_user`: the same, but raises Unauthorized (401) when nobody is signed in.
+- `csrf_protect`: put it in `dependencies=[Depends(csrf_protect)]` of every
+  state-changing route; it checks the `csrf_token` form field or the
+  `X-CSRF-Token` header (requests authenticated by a bearer token are exempt:
+  a browser never adds that header by itself).
+- `render(request, "dir/page.html", {...})`: a page from web/templates with
+  `user`, `csrf_token`, `request` and `settings` already in its context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from paperfeed import accounts
+from paperfeed.app import Paperfeed
+from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
+
+SESSION_COOKIE = "pf_session"
+CSRF_COOKIE = "pf_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def safe_url(value: str | None) -> str:
+    """An outside URL usable in href: only http(s), anything else becomes '#'."""
+    text = (value or "").strip()
+    return text if text.lower().startswith(("https://", "http://")) else "#"
+
+
+def highlight(value: str | None) -> Markup:
+    """Escape a snippet, then turn only the <mark> … </mark> markers back into tags."""
+    escaped = str(escape(value or ""))
+    for marker, tag in (("\x02", "<mark>"), ("\x03", "</mark>")):
+        escaped = escaped.replace(marker, tag)
+    escaped = escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
+    # Unbalanced markers from a cut snippet would leave a tag open; close them.
+    opened = escaped.count("<mark>") - escaped.count("</mark>")
+    return Markup(escaped + "</mark>" * max(opened, 0))
+
+
+templates.env.filters["safe_url"] = safe_url
+templates.env.filters["highlight"] = highlight
+
+
+def get_pf(request: Request) -> Paperfeed:
+    """The Paperfeed object the app was built around."""
+    return request.app.state.paperfeed
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def load_user(request: Request) -> accounts.User | None:
+    """Look the requester up once per request (cached on request.state)."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    user = None
+    pf = get_pf(request)
+    token = _bearer(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if token or cookie:
+        with pf.db.transaction() as conn:
+            if token:
+                user = accounts.api_token_user(conn, token)
+                request.state.via_token = user is not None
+            else:
+                user = accounts.session_user(conn, cookie or "")
+    request.state.user = user
+    return user
+
+
+def current_user(request: Request) -> accounts.User | None:
+    """The signed-in user, or None for anonymous visitors."""
+    return load_user(request)
+
+
+def require_user(user: accounts.User | None = Depends(current_user)) -> accounts.User:
+    """The signed-in user; anonymous requests get 401."""
+    if user is None:
+        raise Unauthorized("Please sign in first.")
+    return user
+
+
+def csrf_secret(request: Request) -> str:
+    """The per-browser CSRF secret from the cookie the middleware sets."""
+    return getattr(request.state, "csrf_secret", None) or request.cookies.get(CSRF_COOKIE, "")
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms and scripts send back: an HMAC of the browser's CSRF cookie."""
+    key = get_pf(request).secret_key.encode("utf-8")
+    secret = csrf_secret(request)
+    return hmac.new(key, b"csrf:" + secret.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse a state-changing request that does not carry this browser's CSRF token."""
+    if _bearer(request) is not None:
+        # Scripts authenticate with a bearer token, which no third-party page can
+        # make a browser send; an invalid token is refused by require_user instead.
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not request.cookies.get(CSRF_COOKIE) or not sent:
+        raise Forbidden("Missing CSRF token: reload the page and try again.")
+    if not hmac.compare_digest(sent, csrf_token(request)):
+        raise Forbidden("Invalid CSRF token: reload the page and try again.")
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page with the common context (user, csrf_token, settings, today)."""
+    pf = get_pf(request)
+    full = {
+        "request": request,
+        "user": load_user(request),
+        "csrf_token": csrf_token(request),
+        "settings": pf.settings,
+        "today": date.today(),
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(
+        request, template, full, status_code=status_code, headers=headers
+    )
+
+
+def voted_ids(conn: Any, user: accounts.User | None, papers: list[dict[str, Any]]) -> set[int]:
+    """Which of these papers the user has upvoted (empty for anonymous visitors)."""
+    if user is None:
+        return set()
+    return accounts.voted_papers(conn, user.id, [p["id"] for p in papers])
+
+
+def parse_day(value: str | None) -> date | None:
+    """A YYYY-MM-DD query parameter, or None when absent; BadRequest when malformed."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest("Dates are written YYYY-MM-DD.") from None
+    if not 1900 <= day.year <= 2999:
+        raise BadRequest("Dates must lie between the years 1900 and 2999.")
+    return day

@@ -1,0 +1,138 @@
+"""Errors that carry their HTTP status, and the one place that renders them.
+
+Raise `NotFound`, `BadRequest`, `Unauthorized`, `Forbidden`, `Conflict` or
+`TooManyRequests` anywhere in a request. `install(app)` turns them (and
+FastAPI's own 404/405/422) into an HTML error page for browsers or the one
+JSON shape `{"error": {"status": int, "message": str}}` for the API. Anything
+else is logged with the request id by the middleware and becomes a bare 500:
+no stack trace ever reaches a page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("paperfeed.web")
+
+_REASONS = {
+    400: "Bad request",
+    401: "Sign in required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class WebError(Exception):
+    """An error with an HTTP status and a message safe to show to the user."""
+
+    status = 500
+
+    def __init__(self, message: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message or _REASONS.get(self.status, "Error"))
+        self.message = message or _REASONS.get(self.status, "Error")
+        self.headers = headers or {}
+
+
+class BadRequest(WebError):
+    status = 400
+
+
+class Unauthorized(WebError):
+    status = 401
+
+
+class Forbidden(WebError):
+    status = 403
+
+
+class NotFound(WebError):
+    status = 404
+
+
+class Conflict(WebError):
+    status = 409
+
+
+class TooManyRequests(WebError):
+    status = 429
+
+
+class ServiceUnavailable(WebError):
+    status = 503
+
+
+def wants_json(request_path: str, accept: str) -> bool:
+    """API paths always get JSON; other paths only when the client asks for it."""
+    if request_path.startswith("/api/") or request_path == "/healthz":
+        return True
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error as JSON for the API or as the HTML error page for browsers."""
+    if wants_json(request.url.path, request.headers.get("accept", "")):
+        body = {"error": {"status": status, "message": message}}
+        return JSONResponse(body, status_code=status, headers=headers)
+    return html_error(request, status, message, headers)
+
+
+def html_error(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Render templates/error.html; fall back to plain text if rendering itself fails."""
+    try:
+        from paperfeed.web.deps import render
+
+        response = render(
+            request,
+            "error.html",
+            {"status": status, "reason": _REASONS.get(status, "Error"), "message": message},
+            status_code=status,
+        )
+    except Exception:  # the error page must never raise a second error
+        log.exception("error page failed to render")
+        response = HTMLResponse(
+            "<!doctype html><title>Error</title><h1>Error</h1>", status_code=status
+        )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
+    return "; ".join(parts) or "invalid input"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error the same shape."""
+
+    @app.exception_handler(WebError)
+    async def _web_error(request: Request, exc: WebError) -> Response:
+        return error_response(request, exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else _REASONS.get(exc.status_code, "")
+        return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 422, _validation_message(exc))

@@ -1,0 +1,150 @@
+"""One ASGI middleware for what every response needs.
+
+It gives each request an id (echoed as `X-Request-ID`), writes the access
+log line, adds the security headers, hands out the CSRF cookie on first
+visit, and turns any unhandled exception into a logged 500 whose page shows
+only the request id: no stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from http.cookies import SimpleCookie
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.web.deps import CSRF_COOKIE
+from paperfeed.web.errors import wants_json
+
+access_log = logging.getLogger("paperfeed.web.access")
+error_log = logging.getLogger("paperfeed.web")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Scripts only from our own origin (no inline script anywhere); styles too.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets inline style attributes; scripts stay 'self' only.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+_ERROR_HTML = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Server error</title>"
+    '<link rel=stylesheet href="/static/style.css"><main class="container error-page">'
+    "<h1>Something went wrong</h1><p>The error has been logged. Request id: <code>{rid}</code></p>"
+    '<p><a href="/">Back to the home page</a></p></main></html>'
+)
+
+
+def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed cookie header is ignored, not fatal
+                continue
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+class WebMiddleware:
+    """Request id, access log, security headers, CSRF cookie and the last-resort 500."""
+
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool = False) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        incoming = dict(headers).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        new_csrf = None
+        if not _cookie(headers, CSRF_COOKIE):
+            new_csrf = secrets.token_urlsafe(24)
+            state["csrf_secret"] = new_csrf
+        path = scope.get("path", "")
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["sent"] = True
+                out = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                out.append((b"x-request-id", rid.encode()))
+                csp = DOCS_CSP if path == "/api/docs" else CSP
+                if not any(k == b"content-security-policy" for k, _ in out):
+                    out.append((b"content-security-policy", csp.encode()))
+                out.extend(h for h in SECURITY_HEADERS if h[0] not in {k for k, _ in out})
+                if new_csrf:
+                    out.append((b"set-cookie", self._csrf_cookie(new_csrf)))
+                message = {**message, "headers": out}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            error_log.exception("unhandled error in %s %s [request %s]", scope["method"], path, rid)
+            if not status["sent"]:
+                await self._send_500(scope, send_wrapper, rid)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            client = scope.get("client") or ("-", 0)
+            query = scope.get("query_string", b"").decode("latin-1")
+            access_log.info(
+                '%s "%s %s%s" %s %.1fms rid=%s',
+                client[0],
+                scope["method"],
+                path,
+                "?" + query if query else "",
+                status["code"],
+                elapsed,
+                rid,
+            )
+
+    def _csrf_cookie(self, value: str) -> bytes:
+        cookie = f"{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"
+        if self.secure_cookies:
+            cookie += "; Secure"
+        return cookie.encode()
+
+    async def _send_500(self, scope: Scope, send: Send, rid: str) -> None:
+        accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
+        if wants_json(scope.get("path", ""), accept):
+            body = json.dumps(
+                {"error": {"status": 500, "message": f"Internal server error (request {rid})"}}
+            ).encode()
+            ctype = b"application/json"
+        else:
+            body = _ERROR_HTML.format(rid=rid).encode()
+            ctype = b"text/html; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Routers: every module here with a module-level `router` is included by create_app."""

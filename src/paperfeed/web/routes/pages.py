@@ -1,0 +1,122 @@
+"""Browsing pages: home (daily/weekly/monthly lists), trending, about, organisations."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from paperfeed import ranking
+from paperfeed.app import Paperfeed
+from paperfeed.web.deps import current_user, get_pf, parse_day, render, voted_ids
+from paperfeed.web.errors import BadRequest, NotFound
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    period: str = "daily",
+    date: str | None = None,
+    page: int = Query(1, ge=1, le=1000),
+    pf: Paperfeed = Depends(get_pf),
+    user=Depends(current_user),
+) -> HTMLResponse:
+    """Papers of a day, week or month; without a date, the newest day that has papers."""
+    if period not in ranking.PERIODS:
+        raise BadRequest("period must be daily, weekly or monthly.")
+    with pf.db.transaction() as conn:
+        day = parse_day(date) or ranking.latest_day(conn)
+        if day is None:
+            return render(request, "home.html", {"empty_catalogue": True, "nav": "daily"})
+        span = ranking.period_of(period, day)
+        papers, total = ranking.papers_in_period(
+            conn, span, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+        )
+        prev_day, next_day = ranking.neighbours(conn, span)
+        voted = voted_ids(conn, user, papers)
+    return render(
+        request,
+        "home.html",
+        {
+            "nav": "daily",
+            "period": period,
+            "span": span,
+            "day": day,
+            "papers": papers,
+            "total": total,
+            "page": page,
+            "pages": max(1, math.ceil(total / PER_PAGE)),
+            "prev_day": prev_day,
+            "next_day": next_day,
+            "voted": voted,
+        },
+    )
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending(
+    request: Request, pf: Paperfeed = Depends(get_pf), user=Depends(current_user)
+) -> HTMLResponse:
+    """The trending list (formula on /about)."""
+    with pf.db.transaction() as conn:
+        papers = ranking.trending(conn, limit=PER_PAGE)
+        voted = voted_ids(conn, user, papers)
+    return render(
+        request, "trending.html", {"nav": "trending", "papers": papers, "voted": voted}
+    )
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about(request: Request) -> HTMLResponse:
+    """What paperfeed is and how trending is computed."""
+    return render(
+        request,
+        "about.html",
+        {
+            "gravity": ranking.GRAVITY,
+            "offset": ranking.AGE_OFFSET_HOURS,
+            "window": ranking.TRENDING_WINDOW,
+        },
+    )
+
+
+@router.get("/orgs", response_class=HTMLResponse)
+def organizations(request: Request, pf: Paperfeed = Depends(get_pf)) -> HTMLResponse:
+    """Every organisation with papers here."""
+    with pf.db.transaction() as conn:
+        orgs = ranking.organizations(conn)
+    return render(request, "orgs.html", {"orgs": orgs})
+
+
+@router.get("/orgs/{name}", response_class=HTMLResponse)
+def organization(
+    request: Request,
+    name: str,
+    page: int = Query(1, ge=1, le=1000),
+    pf: Paperfeed = Depends(get_pf),
+    user=Depends(current_user),
+) -> HTMLResponse:
+    """One organisation's papers, newest first."""
+    with pf.db.transaction() as conn:
+        papers, total = ranking.organization_papers(
+            conn, name, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+        )
+        if total == 0:
+            raise NotFound("No papers from this organisation.")
+        voted = voted_ids(conn, user, papers)
+    return render(
+        request,
+        "org.html",
+        {
+            "name": name,
+            "papers": papers,
+            "total": total,
+            "page": page,
+            "pages": max(1, math.ceil(total / PER_PAGE)),
+            "voted": voted,
+        },
+    )

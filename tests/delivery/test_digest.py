@@ -1,0 +1,121 @@
+"""Digest composition and sending, read back from a real SMTP server."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timezone
+
+from paperfeed import digest
+from paperfeed.app import Paperfeed
+from paperfeed.delivery import subscriptions
+from paperfeed.delivery.candidates import CandidateFinder
+
+from .conftest import Mailbox, active_subscription, add_papers
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+TODAY = date(2026, 11, 23)
+
+
+def _run(pf: Paperfeed, now: datetime = NOW) -> digest.RunReport:
+    return digest.run(pf, now=now, finder=CandidateFinder())
+
+
+def _parts(msg) -> dict[str, str]:
+    return {part.get_content_type(): part.get_content() for part in msg.walk()
+            if not part.is_multipart()}
+
+
+def test_digest_has_papers_links_and_one_click_unsubscribe_headers(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Attention Is Enough", TODAY, 50), ("Small <b>Models</b> & Co", TODAY, 20)])
+    sub = active_subscription(mpf, "reader@example.com")
+    report = _run(mpf)
+    assert (report.queued.queued, report.sent.sent) == (1, 1)
+    [msg] = mailbox.to("reader@example.com")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsub = str(msg["List-Unsubscribe"])
+    assert unsub.startswith("<https://papers.example.org/unsubscribe/") and unsub.endswith(">")
+    assert msg["Message-ID"].startswith(f"<digest.{sub.id}.daily-2026-11-23.")
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = _parts(msg)
+    text, html = parts["text/plain"], parts["text/html"]
+    # Most upvoted first, in both parts.
+    assert text.index("Attention Is Enough") < text.index("Small <b>Models</b> & Co")
+    assert "Small &lt;b&gt;Models&lt;/b&gt; &amp; Co" in html and "<b>Models" not in html
+    assert "Ada Lovelace, Alan Turing · Example Lab" in text
+    # A two-sentence excerpt: the abstract's third sentence is left out.
+    assert "We find results." in text and "A third sentence" not in text
+    assert unsub[1:-1] in text and unsub[1:-1] in html
+    assert "https://papers.example.org/papers/" in html
+    assert 'style="' in html and "<style" not in html  # inline styles only
+
+
+def test_second_run_in_same_period_sends_nothing_and_next_day_skips_sent_papers(
+    mpf, mailbox: Mailbox
+) -> None:
+    add_papers(mpf, [("Paper One", TODAY, 5), ("Paper Two", TODAY, 3)])
+    active_subscription(mpf, "reader@example.com")
+    _run(mpf)
+    _run(mpf, NOW.replace(hour=23))
+    assert len(mailbox.to("reader@example.com")) == 1
+    add_papers(mpf, [("Paper Three", date(2026, 11, 24), 1)])
+    _run(mpf, NOW.replace(day=24))
+    first, second = mailbox.to("reader@example.com")
+    body = _parts(second)["text/plain"]
+    assert "Paper Three" in body and "Paper One" not in body and "Paper Two" not in body
+
+
+def test_nothing_new_sends_no_email_unless_configured(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Old Paper", date(2026, 10, 1), 9)])
+    sub = active_subscription(mpf, "reader@example.com")
+    report = _run(mpf)
+    assert (report.queued.empty, report.queued.queued, mailbox.messages) == (1, 0, [])
+    with mpf.db.connection() as conn:
+        status = conn.execute(
+            "SELECT status FROM digest_outbox WHERE subscription_id = %s", (sub.id,)
+        ).fetchone()["status"]
+    assert status == "empty"
+    loud = Paperfeed(dataclasses.replace(mpf.settings, digest_send_empty=True), database=mpf.db)
+    _run(loud, NOW.replace(day=24))
+    [msg] = mailbox.to("reader@example.com")
+    assert "Nothing new this day" in _parts(msg)["text/plain"]
+
+
+def test_pending_subscription_gets_nothing(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Paper One", TODAY, 5)])
+    with mpf.db.transaction() as conn:
+        subscriptions.subscribe(conn, "pending@example.com")
+    report = _run(mpf)
+    assert report.queued.due == 0 and mailbox.messages == []
+
+
+def test_hard_bounce_is_recorded_and_pauses_the_address(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Paper One", TODAY, 5)])
+    sub = active_subscription(mpf, "bounce@example.com")
+    report = _run(mpf)
+    assert (report.sent.sent, report.sent.failed) == (0, 1)
+    with mpf.db.connection() as conn:
+        failure = conn.execute("SELECT * FROM delivery_failures").fetchone()
+        row = conn.execute("SELECT status, smtp_code FROM digest_outbox").fetchone()
+        sent = conn.execute("SELECT count(*) AS n FROM sent_papers").fetchone()["n"]
+    assert (failure["smtp_code"], failure["permanent"], failure["hard_bounce"]) == (550, True, True)
+    assert (row["status"], row["smtp_code"]) == ("failed", 550)
+    assert sent == 0  # the papers were never delivered, so a later digest may carry them
+    with mpf.db.connection() as conn:
+        paused = subscriptions.get(conn, sub.id)
+    assert (paused.status, paused.paused_reason, paused.bounce_count) == ("paused", "bounce", 1)
+
+
+def test_temporary_failure_is_retried_later_with_backoff(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Paper One", TODAY, 5)])
+    active_subscription(mpf, "later@example.com")
+    report = _run(mpf)
+    assert (report.sent.sent, report.sent.retried) == (0, 1)
+    with mpf.db.connection() as conn:
+        row = conn.execute(
+            "SELECT status, attempts, next_attempt_at - now() AS wait FROM digest_outbox"
+        ).fetchone()
+        failures = conn.execute("SELECT count(*) AS n FROM delivery_failures").fetchone()["n"]
+    assert (row["status"], row["attempts"], failures) == ("pending", 1, 0)
+    assert 50 <= row["wait"].total_seconds() <= 61
+    # Not due yet: an immediate second run leaves it alone.
+    assert _run(mpf).sent.retried == 0
