@@ -4,7 +4,8 @@ Every function takes a connection that is already inside the caller's
 transaction (one request = one transaction); none of them commits. Secrets
 (session, reset and API tokens) are random, handed to the user once, and
 stored only as their SHA-256, so a copy of the database opens no account.
-Submissions live in `submissions.py`.
+Submitted papers are recorded here too; the papers themselves are written
+by the catalogue, never here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import timedelta
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from paperfeed.model import normalise_arxiv_id, normalise_title
 
 SESSION_LIFETIME = timedelta(days=30)
 # A session's expiry slides forward at most this often (saves a write per request).
@@ -40,6 +43,14 @@ class AccountError(ValueError):
 
 class EmailTaken(AccountError):
     """Sign-up with an email that already has an account."""
+
+
+class AlreadyKnown(AccountError):
+    """A submitted paper the catalogue (or the submission queue) already has."""
+
+    def __init__(self, message: str, paper_id: int | None = None) -> None:
+        super().__init__(message)
+        self.paper_id = paper_id
 
 
 @dataclass(frozen=True)
@@ -312,3 +323,71 @@ def revoke_api_token(conn: psycopg.Connection, user_id: int, token_id: str) -> b
         (user_id, token_id),
     )
     return cur.rowcount > 0
+
+
+_SUBMISSION_COLUMNS = "id, user_id, arxiv_id, title, status, paper_id, message, created_at"
+
+
+def submit_arxiv(conn: psycopg.Connection, user_id: int, value: str) -> dict:
+    """Queue an arXiv id for the ingest worker; AlreadyKnown if it is known or queued."""
+    arxiv_id = normalise_arxiv_id(value)
+    if arxiv_id is None:
+        raise AccountError("That does not look like an arXiv id (e.g. 2401.01234).")
+    row = conn.execute("SELECT id FROM papers WHERE arxiv_id = %s", (arxiv_id,)).fetchone()
+    if row is not None:
+        raise AlreadyKnown("This paper is already here — thank you!", row["id"])
+    row = conn.execute(
+        "INSERT INTO submissions (user_id, arxiv_id) VALUES (%s, %s)"
+        " ON CONFLICT (arxiv_id) WHERE arxiv_id IS NOT NULL DO NOTHING"
+        " RETURNING " + _SUBMISSION_COLUMNS,
+        (user_id, arxiv_id),
+    ).fetchone()
+    if row is None:
+        raise AlreadyKnown("Someone already submitted this paper; it will appear shortly.")
+    return row
+
+
+def record_form_submission(
+    conn: psycopg.Connection, user_id: int, title: str, abstract: str, authors: list[str],
+    url: str | None,
+) -> dict:
+    """Record a paper submitted with its metadata (the caller imports it through the catalogue)."""
+    normalised = normalise_title(title)
+    row = conn.execute("SELECT id FROM papers WHERE norm_title = %s", (normalised,)).fetchone()
+    if row is not None:
+        raise AlreadyKnown("A paper with this title is already here — thank you!", row["id"])
+    return conn.execute(
+        "INSERT INTO submissions (user_id, title, abstract, authors, url) VALUES (%s, %s, %s, %s, %s)"
+        " RETURNING " + _SUBMISSION_COLUMNS,
+        (user_id, title, abstract, authors, url),
+    ).fetchone()
+
+
+def finish_submission(
+    conn: psycopg.Connection, submission_id: int, status: str, paper_id: int | None,
+    message: str | None = None,
+) -> None:
+    """Mark a submission imported (with its paper) or failed (with why)."""
+    conn.execute(
+        "UPDATE submissions SET status = %s, paper_id = %s, message = %s, processed_at = now()"
+        " WHERE id = %s",
+        (status, paper_id, message, submission_id),
+    )
+
+
+def pending_submissions(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
+    """Queued arXiv submissions, oldest first, for the ingest worker to fetch."""
+    return conn.execute(
+        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE status = 'pending'"
+        " AND arxiv_id IS NOT NULL ORDER BY created_at LIMIT %s",
+        (limit,),
+    ).fetchall()
+
+
+def user_submissions(conn: psycopg.Connection, user_id: int, limit: int = 50) -> list[dict]:
+    """A user's submissions, newest first."""
+    return conn.execute(
+        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE user_id = %s"
+        " ORDER BY created_at DESC LIMIT %s",
+        (user_id, limit),
+    ).fetchall()

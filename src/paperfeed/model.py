@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Union
+from typing import Any
 
 # Limits that keep one hostile record from bloating the catalogue. A real
 # abstract is under 2,000 characters; arXiv caps titles far below 1,000.

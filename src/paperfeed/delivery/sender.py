@@ -72,9 +72,9 @@ def _claim(conn: psycopg.Connection, row_id: int) -> dict | None:
     if not got["ok"]:
         return None
     row = conn.execute(
-        "UPDATE digest_outbox o SET status = 'sending', attempts = attempts + 1,"
+        "UPDATE digest_outbox o SET status = 'sending', attempts = o.attempts + 1,"
         "   claimed_at = now(),"
-        "   uncertain_resends = uncertain_resends + (o.status = 'committing')::int"
+        "   uncertain_resends = o.uncertain_resends + (o.status = 'committing')::int"
         " FROM digest_outbox old"
         " WHERE o.id = %s AND old.id = o.id"
         "   AND o.status IN ('pending', 'sending', 'committing')"
@@ -202,7 +202,7 @@ def deliver(
     try:
         with db.connection() as conn:
             conn.execute(
-                "SET application_name = %s",
+                "SELECT set_config('application_name', %s, false)",
                 (f"paperfeed-sender {socket.gethostname()}:{os.getpid()}",),
             )
             last_id = 0

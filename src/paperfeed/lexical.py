@@ -1,0 +1,239 @@
+"""Keyword side of search: query parsing and BM25-style ranking inside PostgreSQL.
+
+A query is split into quoted phrases, `-excluded` words and plain words.
+Phrases and exclusions are hard constraints (websearch_to_tsquery syntax);
+plain words are OR-ed, so a long question still finds papers that share only
+its rarer words. Each matching paper scores
+
+    sum over query terms t of  idf(t) * ts_rank(weights, search, t)
+
+which is BM25 in spirit: ts_rank of one term is a saturating, field-weighted
+term frequency (title counts twice the abstract) and idf comes from the
+planner's own statistics of the `search` column (pg_stats most_common_elems),
+so ranking costs no extra scan. Only the papers matching at least one
+informative term are ranked, and at most POOL of them (see `candidates`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from paperfeed.model import clean_text
+
+# ts_rank weights for {D, C, B, A}: authors/organisation C, abstract B, title A.
+RANK_WEIGHTS = [0.1, 0.25, 0.5, 1.0]
+# At most this many matching papers are ranked per query: ranking every match of
+# a common word at a million papers would read a large part of the table.
+POOL = 2_000
+# Terms in more than this share of papers do not select candidates on their own
+# (they still score): a word found everywhere selects everything.
+COMMON_SHARE = 0.05
+STATS_TTL = 600.0
+
+_PHRASE = re.compile(r'(-?)"([^"]*)"')
+_WORD = re.compile(r"[^\s\"]+")
+# British spellings the english stemmer keeps apart from the American ones;
+# the American variant is added as an alternative (it only ever adds matches).
+_SPELLING = [
+    (re.compile(r"^(\w{3,})is(e|es|ed|ing|ation|ations|er|ers)$"), r"\1iz\2"),
+    (re.compile(r"^(\w{2,})ys(e|es|ed|ing)$"), r"\1yz\2"),
+    (re.compile(r"^(\w{3,}[^aeiou\W])our(s|ed|ing|al)?$"), r"\1or\2"),
+]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query split into its parts; `words` are plain words, `must` the hard constraints."""
+
+    text: str
+    words: tuple[str, ...]
+    phrases: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+    @property
+    def must(self) -> str:
+        """Phrases and exclusions in websearch syntax (empty when there are none)."""
+        parts = [f'"{p}"' for p in self.phrases] + [f"-{e}" for e in self.excluded]
+        return " ".join(parts)
+
+    @property
+    def scored_text(self) -> str:
+        """Every positive word, phrases included, with spelling variants: the ranked terms."""
+        words = list(self.words) + [w for p in self.phrases for w in p.split()]
+        return " ".join(words + [v for w in words if (v := spelling_variant(w))])
+
+
+def spelling_variant(word: str) -> str | None:
+    """The American spelling of a British-spelt word (optimising → optimizing), if any."""
+    lowered = word.lower()
+    for pattern, repl in _SPELLING:
+        variant = pattern.sub(repl, lowered)
+        if variant != lowered:
+            return variant
+    return None
+
+
+def parse(text: str) -> ParsedQuery:
+    """Split a query into phrases ("…"), exclusions (-word, -"…") and plain words.
+
+    Anything the syntax does not cover (stray quotes, operators, punctuation)
+    becomes plain words: a query never fails to parse.
+    """
+    text = clean_text(text)
+    phrases: list[str] = []
+    excluded: list[str] = []
+
+    def take(match: re.Match[str]) -> str:
+        inner = " ".join(_WORD.findall(match.group(2)))
+        if inner:
+            (excluded if match.group(1) else phrases).append(inner)
+        return " "
+
+    rest = _PHRASE.sub(take, text)
+    words: list[str] = []
+    for token in _WORD.findall(rest):
+        if token.startswith("-") and len(token) > 1 and token[1].isalnum():
+            excluded.append(token[1:])
+        elif token.upper() != "OR":
+            words.append(token)
+    return ParsedQuery(text, tuple(words), tuple(phrases), tuple(excluded))
+
+
+def tsquery_literal(lexeme: str) -> str:
+    """A lexeme quoted for tsquery input, so that it is never re-parsed or re-stemmed."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+@dataclass
+class _Stats:
+    """Document frequencies of the most common lexemes, from pg_stats."""
+
+    freqs: dict[str, float] = field(default_factory=dict)
+    # Share of papers assumed for a lexeme missing from the list (it is rarer than all listed).
+    floor: float = 0.0
+    papers: float = 0.0
+    loaded_at: float = -math.inf
+
+
+class TermStats:
+    """Per-process cache of term statistics; refreshed every STATS_TTL seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stats = _Stats()
+
+    def get(self, conn: psycopg.Connection) -> _Stats:
+        with self._lock:
+            if time.monotonic() - self._stats.loaded_at > STATS_TTL:
+                self._stats = _load_stats(conn)
+            return self._stats
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._stats = _Stats()
+
+
+def _load_stats(conn: psycopg.Connection) -> _Stats:
+    row = conn.execute(
+        "SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs,"
+        " (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'papers'::regclass) AS n"
+        " FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'papers'"
+        " AND attname = 'search'"
+    ).fetchone()
+    stats = _Stats(loaded_at=time.monotonic())
+    if row and row["elems"]:
+        elems, freqs = row["elems"], row["freqs"]
+        # pg_stats appends min, max and null frequencies after the per-element ones.
+        stats.freqs = dict(zip(elems, freqs[: len(elems)]))
+        stats.floor = min(freqs[len(elems)], 1.0) / 2
+        stats.papers = float(row["n"] or 0)
+    return stats
+
+
+def idf(stats: _Stats, lexeme: str) -> float:
+    """BM25's idf from a document share; without statistics every term weighs the same."""
+    if not stats.freqs:
+        return 1.0
+    share = stats.freqs.get(lexeme, stats.floor)
+    n = max(stats.papers, 1.0)
+    df = share * n
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A parsed query turned into lexemes and tsqueries by PostgreSQL's english config."""
+
+    terms: tuple[str, ...]
+    idfs: tuple[float, ...]
+    # OR of the informative terms AND the hard constraints: what selects candidates.
+    match: str | None
+    # OR of every term AND the constraints, for highlighting.
+    highlight: str | None
+
+
+def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
+    """Stem the query's words and build the tsqueries that select and highlight papers."""
+    row = conn.execute(
+        "SELECT tsvector_to_array(to_tsvector('english', %s)) AS terms,"
+        " websearch_to_tsquery('english', %s)::text AS must",
+        (parsed.scored_text, parsed.must),
+    ).fetchone()
+    terms = tuple(row["terms"])
+    must = row["must"] or ""
+    idfs = tuple(idf(stats, t) for t in terms)
+    informative = [t for t in terms if stats.freqs.get(t, 0.0) <= COMMON_SHARE]
+    if terms and not informative:
+        # Every word is common: the rarest one alone selects the candidates.
+        informative = [min(terms, key=lambda t: stats.freqs.get(t, 0.0))]
+
+    def combine(selected: list[str]) -> str | None:
+        ors = " | ".join(tsquery_literal(t) for t in selected)
+        if ors and must:
+            return f"({ors}) & ({must})"
+        return ors or must or None
+
+    return Analysed(terms, idfs, combine(informative), combine(list(terms)))
+
+
+def candidates(
+    conn: psycopg.Connection,
+    analysed: Analysed,
+    where: str,
+    params: dict[str, object],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(paper id, score) of the best keyword matches, best first; `where` adds filters.
+
+    The pool takes the first POOL matches in physical order before ranking, so
+    at huge scale a query made only of common words ranks a sample of its
+    matches; queries with a rare word (nearly all real ones) rank every match.
+    """
+    if analysed.match is None:
+        return []
+    tsqueries = [tsquery_literal(t) for t in analysed.terms]
+    rows = conn.execute(
+        "WITH pool AS MATERIALIZED ("
+        "  SELECT p.id, p.search FROM papers p"
+        "  WHERE p.search @@ %(match)s::tsquery" + where + " LIMIT %(pool)s)"
+        " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[], pool.search,"
+        "                                               q.tq)), 0)"
+        "             FROM unnest(%(tqs)s::tsquery[], %(idfs)s::float8[]) AS q(tq, idf)) AS score"
+        " FROM pool ORDER BY score DESC, id LIMIT %(limit)s",
+        {
+            **params,
+            "match": analysed.match,
+            "pool": POOL,
+            "weights": RANK_WEIGHTS,
+            "tqs": tsqueries,
+            "idfs": list(analysed.idfs),
+            "limit": limit,
+        },
+    ).fetchall()
+    return [(r["id"], float(r["score"])) for r in rows]

@@ -1,0 +1,126 @@
+"""JSON shapes of the API. Field names here are the stable public contract (docs/web.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class PaperOut(BaseModel):
+    """A paper as lists show it."""
+
+    id: int
+    arxiv_id: str | None
+    title: str
+    abstract: str
+    authors: list[str]
+    author_count: int | None
+    organization: str | None
+    published_on: date | None
+    listed_on: date | None
+    day: date | None = Field(description="coalesce(listed_on, published_on): the list day")
+    github_url: str | None
+    upvotes: int = Field(description="imported upvotes plus votes cast on this instance")
+    url: str = Field(description="path of the paper page on this instance")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> PaperOut:
+        return cls(**{k: row.get(k) for k in cls.model_fields if k != "url"}, url=f"/papers/{row['id']}")
+
+
+class TrendingPaper(PaperOut):
+    score: float = Field(description="upvotes / (age_hours + 2) ** 1.5")
+
+
+class SearchHit(PaperOut):
+    snippet: str = Field(description="abstract excerpt; matches wrapped in <mark>…</mark>")
+
+
+class SourceOut(BaseModel):
+    source: str
+    first_seen: str
+    last_seen: str
+    upvotes: int
+
+
+class PaperDetail(PaperOut):
+    """One paper with everything the paper page shows."""
+
+    doi: str | None
+    categories: list[str]
+    sources: list[SourceOut]
+    bibtex: str
+    voted: bool = Field(description="whether the requesting user has upvoted it")
+
+
+class PeriodList(BaseModel):
+    period: str
+    start: date
+    end: date = Field(description="last day of the period (inclusive)")
+    label: str
+    previous: date | None = Field(description="nearest earlier day with papers")
+    next: date | None = Field(description="nearest later day with papers")
+    total: int
+    page: int
+    per_page: int
+    papers: list[PaperOut]
+
+
+class TrendingList(BaseModel):
+    papers: list[TrendingPaper]
+
+
+class PaperList(BaseModel):
+    papers: list[PaperOut]
+
+
+class OrganizationList(BaseModel):
+    name: str
+    total: int
+    page: int
+    per_page: int
+    papers: list[PaperOut]
+
+
+class SearchResults(BaseModel):
+    query: str
+    total: int
+    page: int
+    per_page: int
+    engine: str = Field(description="hybrid or keyword")
+    results: list[SearchHit]
+
+
+class VoteResult(BaseModel):
+    paper_id: int
+    voted: bool
+    upvotes: int
+
+
+class Me(BaseModel):
+    id: int
+    email: str
+    display_name: str
+
+
+class SubmissionIn(BaseModel):
+    arxiv_id: str = Field(min_length=1, max_length=200, description="arXiv id or abs/pdf URL")
+
+
+class SubmissionOut(BaseModel):
+    id: int
+    arxiv_id: str | None
+    status: str
+    paper_id: int | None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
