@@ -15,14 +15,18 @@ same paper twice. Readers are never blocked by it.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import psycopg
 
 from paperfeed.db import Database
 from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
+
+_T = TypeVar("_T")
 
 # Every writer of papers holds this lock for the length of its batch.
 INGEST_LOCK = 7_240_002
@@ -266,6 +270,45 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[tuple[list[Record], l
         yield records, bad
 
 
+def _prefetched(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Produce batches in a thread, so parsing the next overlaps writing this one.
+
+    psycopg releases the GIL while PostgreSQL works on a batch, which is when
+    the producer parses and validates the next. An exception in the producer
+    is re-raised here; stopping early (the consumer failed) stops the producer.
+    """
+    queue: Queue[tuple[str, object]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(("batch", batch), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            queue.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="ingest-parser", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
 def ingest(
     db: Database,
     items: Iterable[Item],
@@ -289,7 +332,7 @@ def ingest(
         ).fetchone()
         report.run_id = row["id"]
     try:
-        for records, bad in _batches(checked(items), batch_size):
+        for records, bad in _prefetched(_batches(checked(items), batch_size)):
             for b in bad:
                 report.add_error(b)
             if records:

@@ -31,9 +31,10 @@ RANK_WEIGHTS = [0.1, 0.25, 0.5, 1.0]
 # At most this many matching papers are ranked per query: ranking every match of
 # a common word at a million papers would read a large part of the table.
 POOL = 2_000
-# Terms in more than this share of papers do not select candidates on their own
-# (they still score): a word found everywhere selects everything.
-COMMON_SHARE = 0.05
+# A term found in more papers than this does not select candidates by itself
+# (it still scores): papers must then hold every word of the query. Rare terms
+# select by OR, so a long question still finds papers sharing its rare words.
+RARE_DOCS = 5_000
 STATS_TTL = 600.0
 
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
@@ -172,6 +173,8 @@ class Analysed:
 
     terms: tuple[str, ...]
     idfs: tuple[float, ...]
+    # Phrases and exclusions: every result of the search must satisfy them.
+    must: str | None
     # OR of the informative terms AND the hard constraints: what selects candidates.
     match: str | None
     # OR of every term AND the constraints, for highlighting.
@@ -188,18 +191,19 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
     terms = tuple(row["terms"])
     must = row["must"] or ""
     idfs = tuple(idf(stats, t) for t in terms)
-    informative = [t for t in terms if stats.freqs.get(t, 0.0) <= COMMON_SHARE]
-    if terms and not informative:
-        # Every word is common: the rarest one alone selects the candidates.
-        informative = [min(terms, key=lambda t: stats.freqs.get(t, 0.0))]
+    rare = [t for t in terms if stats.freqs.get(t, 0.0) * stats.papers <= RARE_DOCS]
+    every = " & ".join(tsquery_literal(t) for t in terms)
+    anyof = " | ".join(tsquery_literal(t) for t in terms)
+    select = " | ".join([tsquery_literal(t) for t in rare] + [f"({every})"])
 
-    def combine(selected: list[str]) -> str | None:
-        ors = " | ".join(tsquery_literal(t) for t in selected)
-        if ors and must:
-            return f"({ors}) & ({must})"
-        return ors or must or None
+    def constrained(query: str) -> str | None:
+        # Without a positive term there is nothing to look up in the index (a
+        # lone exclusion would match nearly every paper): no keyword list then.
+        if not terms:
+            return None
+        return f"({query}) & ({must})" if must else query
 
-    return Analysed(terms, idfs, combine(informative), combine(list(terms)))
+    return Analysed(terms, idfs, must or None, constrained(select), constrained(anyof))
 
 
 def candidates(

@@ -164,6 +164,15 @@ def paper_id_for_arxiv(conn: psycopg.Connection, arxiv_id: str) -> int | None:
     return row["id"] if row else None
 
 
+def paper_id_for_sighting(conn: psycopg.Connection, source: str, external_key: str) -> int | None:
+    """The paper a source's sighting was merged into."""
+    row = conn.execute(
+        "SELECT paper_id FROM paper_sources WHERE source = %s AND external_key = %s",
+        (source, external_key),
+    ).fetchone()
+    return row["paper_id"] if row else None
+
+
 def paper_exists(conn: psycopg.Connection, paper_id: int) -> bool:
     """Whether a paper id is in the catalogue."""
     return conn.execute("SELECT 1 FROM papers WHERE id = %s", (paper_id,)).fetchone() is not None

@@ -92,7 +92,7 @@ def organizations(request: Request, pf: Paperfeed = Depends(get_pf)) -> HTMLResp
     return render(request, "orgs.html", {"orgs": orgs})
 
 
-@router.get("/orgs/{name}", response_class=HTMLResponse)
+@router.get("/orgs/{name:path}", response_class=HTMLResponse)
 def organization(
     request: Request,
     name: str,

@@ -1,0 +1,194 @@
+"""The JSON API under /api/: lists, trending, papers, similar papers, votes, submissions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query
+
+from paperfeed import accounts, ranking
+from paperfeed.accounts import User
+from paperfeed.app import Paperfeed
+from paperfeed.web import finder
+from paperfeed.web.citation import bibtex
+from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
+from paperfeed.web.errors import BadRequest, Conflict, NotFound
+from paperfeed.web.routes.papers import MAX_ID
+from paperfeed.web.schemas import (
+    ErrorOut,
+    Me,
+    OrganizationList,
+    PaperDetail,
+    PaperList,
+    PaperOut,
+    PeriodList,
+    SubmissionIn,
+    SubmissionOut,
+    TrendingList,
+    TrendingPaper,
+    VoteResult,
+)
+
+ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 422, 429)}
+router = APIRouter(prefix="/api", tags=["papers"], responses=ERRORS)
+PaperId = int
+
+
+def _check_id(paper_id: int) -> None:
+    if not 0 < paper_id <= MAX_ID:
+        raise NotFound("There is no paper with this id.")
+
+
+@router.get("/papers", response_model=PeriodList)
+def list_papers(
+    period: str = Query("daily", pattern="^(daily|weekly|monthly)$"),
+    date: str | None = Query(None, description="YYYY-MM-DD; default: newest day with papers"),
+    page: int = Query(1, ge=1, le=1000),
+    per_page: int = Query(50, ge=1, le=200),
+    pf: Paperfeed = Depends(get_pf),
+) -> PeriodList:
+    """Papers of a day, ISO week or month, most upvoted first."""
+    with pf.db.transaction() as conn:
+        day = parse_day(date) or ranking.latest_day(conn)
+        if day is None:
+            raise NotFound("The catalogue is empty.")
+        span = ranking.period_of(period, day)
+        rows, total = ranking.papers_in_period(
+            conn, span, limit=per_page, offset=(page - 1) * per_page
+        )
+        prev_day, next_day = ranking.neighbours(conn, span)
+    return PeriodList(
+        period=period,
+        start=span.start,
+        end=span.end - timedelta(days=1),
+        label=span.label,
+        previous=prev_day,
+        next=next_day,
+        total=total,
+        page=page,
+        per_page=per_page,
+        papers=[PaperOut.of(r) for r in rows],
+    )
+
+
+@router.get("/trending", response_model=TrendingList)
+def trending(
+    limit: int = Query(50, ge=1, le=200), pf: Paperfeed = Depends(get_pf)
+) -> TrendingList:
+    """Papers by trending score: upvotes / (age_hours + 2) ** 1.5."""
+    with pf.db.transaction() as conn:
+        rows = ranking.trending(conn, limit=limit)
+    return TrendingList(papers=[TrendingPaper(**PaperOut.of(r).model_dump(), score=r["score"]) for r in rows])
+
+
+@router.get("/papers/{paper_id}", response_model=PaperDetail)
+def get_paper(
+    paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User | None = Depends(current_user)
+) -> PaperDetail:
+    """One paper with its sources, BibTeX and whether the caller upvoted it."""
+    _check_id(paper_id)
+    with pf.db.transaction() as conn:
+        row = ranking.get_paper(conn, paper_id)
+        if row is None:
+            raise NotFound("There is no paper with this id.")
+        voted = bool(user) and paper_id in accounts.voted_papers(conn, user.id, [paper_id])
+    return PaperDetail(
+        **PaperOut.of(row).model_dump(),
+        doi=row["doi"],
+        categories=row["categories"],
+        sources=row["sources"],
+        bibtex=bibtex(row),
+        voted=voted,
+    )
+
+
+@router.get("/papers/{paper_id}/similar", response_model=PaperList)
+def similar(
+    paper_id: PaperId, limit: int = Query(10, ge=1, le=50), pf: Paperfeed = Depends(get_pf)
+) -> PaperList:
+    """Papers similar to this one (itself excluded)."""
+    _check_id(paper_id)
+    with pf.db.transaction() as conn:
+        if not ranking.paper_exists(conn, paper_id):
+            raise NotFound("There is no paper with this id.")
+    return PaperList(papers=[PaperOut.of(r) for r in finder.similar(pf, paper_id, limit)])
+
+
+def _vote(pf: Paperfeed, user: User, paper_id: int, add: bool) -> VoteResult:
+    _check_id(paper_id)
+    with pf.db.transaction() as conn:
+        if not ranking.paper_exists(conn, paper_id):
+            raise NotFound("There is no paper with this id.")
+        if add:
+            accounts.record_vote(conn, user.id, paper_id)
+        else:
+            accounts.remove_vote(conn, user.id, paper_id)
+        count = ranking.upvote_count(conn, paper_id)
+    return VoteResult(paper_id=paper_id, voted=add, upvotes=count)
+
+
+@router.post(
+    "/papers/{paper_id}/vote", response_model=VoteResult, dependencies=[Depends(csrf_protect)]
+)
+def upvote(
+    paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
+) -> VoteResult:
+    """Upvote a paper (idempotent: a second upvote by the same user changes nothing)."""
+    return _vote(pf, user, paper_id, True)
+
+
+@router.delete(
+    "/papers/{paper_id}/vote", response_model=VoteResult, dependencies=[Depends(csrf_protect)]
+)
+def remove_upvote(
+    paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
+) -> VoteResult:
+    """Take an upvote back (idempotent)."""
+    return _vote(pf, user, paper_id, False)
+
+
+@router.get("/orgs/{name:path}", response_model=OrganizationList)
+def organization(
+    name: str,
+    page: int = Query(1, ge=1, le=1000),
+    per_page: int = Query(50, ge=1, le=200),
+    pf: Paperfeed = Depends(get_pf),
+) -> OrganizationList:
+    """An organisation's papers, newest first."""
+    with pf.db.transaction() as conn:
+        rows, total = ranking.organization_papers(
+            conn, name, limit=per_page, offset=(page - 1) * per_page
+        )
+    if total == 0:
+        raise NotFound("No papers from this organisation.")
+    papers = [PaperOut.of(r) for r in rows]
+    return OrganizationList(name=name, total=total, page=page, per_page=per_page, papers=papers)
+
+
+@router.post(
+    "/submissions",
+    response_model=SubmissionOut,
+    status_code=201,
+    dependencies=[Depends(csrf_protect)],
+)
+def submit(
+    body: SubmissionIn, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
+) -> SubmissionOut:
+    """Queue an arXiv paper for import; 409 when it is already known or queued."""
+    try:
+        with pf.db.transaction() as conn:
+            row = accounts.submit_arxiv(conn, user.id, body.arxiv_id)
+    except accounts.AlreadyKnown as exc:
+        raise Conflict(str(exc)) from None
+    except accounts.AccountError as exc:
+        raise BadRequest(str(exc)) from None
+    return SubmissionOut(
+        id=row["id"], arxiv_id=row["arxiv_id"], status=row["status"], paper_id=row["paper_id"],
+        message="queued for import",
+    )
+
+
+@router.get("/me", response_model=Me, tags=["account"])
+def me(user: User = Depends(require_user)) -> Me:
+    """The signed-in user (401 otherwise)."""
+    return Me(id=user.id, email=user.email, display_name=user.display_name)

@@ -1,0 +1,89 @@
+"""Submit a paper: by arXiv id (queued for the ingest worker) or with its metadata (imported now)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from paperfeed import accounts, catalogue, ranking
+from paperfeed.accounts import User
+from paperfeed.app import Paperfeed
+from paperfeed.model import Paper, Record, clean_text
+from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user, safe_url
+
+router = APIRouter(include_in_schema=False)
+SOURCE = "submission"
+
+
+def _page(request: Request, user: User | None, pf: Paperfeed, **context) -> dict:
+    mine = []
+    if user is not None:
+        with pf.db.transaction() as conn:
+            mine = accounts.user_submissions(conn, user.id, limit=10)
+    return {"nav": "submit", "mine": mine, **context}
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_form(
+    request: Request, pf: Paperfeed = Depends(get_pf), user: User | None = Depends(current_user)
+) -> HTMLResponse:
+    """The submission form (signed-in users; others are invited to sign in)."""
+    return render(request, "submit.html", _page(request, user, pf))
+
+
+@router.post("/submit", dependencies=[Depends(csrf_protect)])
+def submit(
+    request: Request,
+    arxiv_id: str = Form(""),
+    title: str = Form(""),
+    abstract: str = Form(""),
+    authors: str = Form(""),
+    url: str = Form(""),
+    pf: Paperfeed = Depends(get_pf),
+    user: User = Depends(require_user),
+) -> Response:
+    """Queue or import the paper; duplicates are refused politely with a link to the paper."""
+    form = {"arxiv_id": arxiv_id, "title": title, "abstract": abstract, "authors": authors, "url": url}
+    try:
+        if arxiv_id.strip():
+            with pf.db.transaction() as conn:
+                row = accounts.submit_arxiv(conn, user.id, arxiv_id)
+            notice = f"Thank you! arXiv:{row['arxiv_id']} is queued and will appear once fetched."
+            return render(request, "submit.html", _page(request, user, pf, notice=notice))
+        paper_id = _import_form(pf, user, title, abstract, authors, url)
+    except accounts.AlreadyKnown as exc:
+        context = _page(request, user, pf, error=str(exc), known_id=exc.paper_id, form=form)
+        return render(request, "submit.html", context, status_code=409)
+    except accounts.AccountError as exc:
+        context = _page(request, user, pf, error=str(exc), form=form)
+        return render(request, "submit.html", context, status_code=400)
+    notice = "Thank you! The paper is now in the catalogue."
+    return render(
+        request, "submit.html", _page(request, user, pf, notice=notice, known_id=paper_id)
+    )
+
+
+def _import_form(pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str) -> int:
+    title, abstract = clean_text(title), clean_text(abstract)
+    if not title or len(abstract) < 20:
+        raise accounts.AccountError("Please give the title and the abstract (or an arXiv id).")
+    names = [clean_text(a) for a in authors.replace("\n", ",").split(",") if clean_text(a)]
+    link = safe_url(url)
+    link = None if link == "#" else link
+    with pf.db.transaction() as conn:
+        row = accounts.record_form_submission(conn, user.id, title, abstract, names, link)
+    paper = Paper(
+        title=title,
+        abstract=abstract,
+        authors=tuple(names),
+        github_url=link if link and "github.com/" in link else None,
+    )
+    record = Record(paper, SOURCE, f"submission:{row['id']}", f"submission {row['id']}")
+    report = catalogue.ingest(pf.db, [record], source=SOURCE, origin=f"user {user.id}")
+    with pf.db.transaction() as conn:
+        if report.errors:
+            accounts.finish_submission(conn, row["id"], "failed", None, report.errors[0].reason)
+            raise accounts.AccountError(f"This paper could not be added: {report.errors[0].reason}")
+        paper_id = ranking.paper_id_for_sighting(conn, SOURCE, record.external_key)
+        accounts.finish_submission(conn, row["id"], "imported", paper_id)
+    return paper_id
