@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from paperfeed import catalogue, index
 from paperfeed.db import Database
@@ -77,24 +80,56 @@ def add_papers(db: Database, *papers: Paper) -> list[int]:
     return ids
 
 
-@pytest.fixture
-def seeded(db: Database) -> Database:
-    """The test database holding the 243 seed papers, not yet embedded."""
+def _create(server: str, name: str, template: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return make_conninfo(server, dbname=name)
+
+
+def _drop(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def search_templates(pg_server: str, template_db: str) -> Iterator[dict[str, str]]:
+    """Two template databases built once: seeds imported, and seeds imported and embedded."""
+    names = {kind: f"pf_search_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("seeded", "embedded")}
+    db = Database(_create(pg_server, names["seeded"], template_db), pool_size=2)
     catalogue.ingest(db, seed_items(), source="listing", origin="seeds")
     index.refresh_statistics(db)
-    return db
+    db.close()
+    db = Database(_create(pg_server, names["embedded"], names["seeded"]), pool_size=2)
+    index.embed_pending(db, HashEmbedder())
+    db.close()
+    yield names
+    for name in names.values():
+        _drop(pg_server, name)
+
+
+def _clone(pg_server: str, template: str) -> Iterator[Database]:
+    name = f"pf_test_{uuid.uuid4().hex[:12]}"
+    db = Database(_create(pg_server, name, template), pool_size=4)
+    yield db
+    db.close()
+    _drop(pg_server, name)
+
+
+@pytest.fixture
+def seeded(pg_server: str, search_templates: dict[str, str]) -> Iterator[Database]:
+    """A database of its own holding the 243 seed papers, not yet embedded."""
+    yield from _clone(pg_server, search_templates["seeded"])
+
+
+@pytest.fixture
+def embedded(pg_server: str, search_templates: dict[str, str]) -> Iterator[Database]:
+    """A database of its own holding the seed papers, each embedded by `HashEmbedder()`."""
+    yield from _clone(pg_server, search_templates["embedded"])
 
 
 @pytest.fixture
 def hasher() -> HashEmbedder:
     return HashEmbedder()
-
-
-@pytest.fixture
-def embedded(seeded: Database, hasher: HashEmbedder) -> Database:
-    """The seed papers, every one embedded by the hash embedder."""
-    index.embed_pending(seeded, hasher)
-    return seeded
 
 
 @pytest.fixture(scope="session")

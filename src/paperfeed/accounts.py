@@ -116,7 +116,7 @@ def create_user(
 def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None."""
     row = conn.execute(
-        "SELECT " + _USER_COLUMNS + ", u.password_hash FROM users u"
+        "SELECT " + _USER_COLUMNS + ", u.password_hash FROM users u"  # noqa: S608 - constant column list
         " WHERE lower(u.email) = lower(%s)",
         ((email or "").strip(),),
     ).fetchone()
@@ -139,7 +139,8 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | 
 def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
     """A user by id."""
     row = conn.execute(
-        "SELECT " + _USER_COLUMNS + " FROM users u WHERE u.id = %s", (user_id,)
+        "SELECT " + _USER_COLUMNS + " FROM users u WHERE u.id = %s",  # noqa: S608
+        (user_id,),
     ).fetchone()
     return _user(row) if row else None
 
@@ -161,7 +162,7 @@ def session_user(conn: psycopg.Connection, token: str) -> User | None:
         return None
     digest = token_hash(token)
     row = conn.execute(
-        "SELECT " + _USER_COLUMNS + ", s.last_seen_at < now() - %s AS stale"
+        "SELECT " + _USER_COLUMNS + ", s.last_seen_at < now() - %s AS stale"  # noqa: S608 - constant column list
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = %s AND s.expires_at > now()",
         (SESSION_REFRESH, digest),
@@ -199,9 +200,7 @@ def purge_expired(conn: psycopg.Connection) -> int:
     return removed
 
 
-def hit_rate_limit(
-    conn: psycopg.Connection, bucket: str, limit: int, window: timedelta
-) -> bool:
+def hit_rate_limit(conn: psycopg.Connection, bucket: str, limit: int, window: timedelta) -> bool:
     """Count one attempt in a fixed window; False when the bucket is over its limit.
 
     One upsert both resets an expired window and counts the hit, so concurrent
@@ -222,7 +221,7 @@ def hit_rate_limit(
 def create_password_reset(conn: psycopg.Connection, email: str) -> tuple[User, str] | None:
     """A single-use reset token for the account with this email, or None if there is none."""
     row = conn.execute(
-        "SELECT " + _USER_COLUMNS + " FROM users u WHERE lower(u.email) = lower(%s)",
+        "SELECT " + _USER_COLUMNS + " FROM users u WHERE lower(u.email) = lower(%s)",  # noqa: S608 - constant column list
         ((email or "").strip(),),
     ).fetchone()
     if row is None:
@@ -300,7 +299,7 @@ def api_token_user(conn: psycopg.Connection, token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     row = conn.execute(
-        "UPDATE api_tokens t SET last_used_at = now() FROM users u"
+        "UPDATE api_tokens t SET last_used_at = now() FROM users u"  # noqa: S608 - constant column list
         " WHERE t.token_hash = %s AND u.id = t.user_id RETURNING " + _USER_COLUMNS,
         (token_hash(token),),
     ).fetchone()
@@ -337,7 +336,7 @@ def submit_arxiv(conn: psycopg.Connection, user_id: int, value: str) -> dict:
     if row is not None:
         raise AlreadyKnown("This paper is already here — thank you!", row["id"])
     row = conn.execute(
-        "INSERT INTO submissions (user_id, arxiv_id) VALUES (%s, %s)"
+        "INSERT INTO submissions (user_id, arxiv_id) VALUES (%s, %s)"  # noqa: S608 - constant column list
         " ON CONFLICT (arxiv_id) WHERE arxiv_id IS NOT NULL DO NOTHING"
         " RETURNING " + _SUBMISSION_COLUMNS,
         (user_id, arxiv_id),
@@ -348,7 +347,11 @@ def submit_arxiv(conn: psycopg.Connection, user_id: int, value: str) -> dict:
 
 
 def record_form_submission(
-    conn: psycopg.Connection, user_id: int, title: str, abstract: str, authors: list[str],
+    conn: psycopg.Connection,
+    user_id: int,
+    title: str,
+    abstract: str,
+    authors: list[str],
     url: str | None,
 ) -> dict:
     """Record a paper submitted with its metadata (the caller imports it through the catalogue)."""
@@ -357,14 +360,18 @@ def record_form_submission(
     if row is not None:
         raise AlreadyKnown("A paper with this title is already here — thank you!", row["id"])
     return conn.execute(
-        "INSERT INTO submissions (user_id, title, abstract, authors, url) VALUES (%s, %s, %s, %s, %s)"
+        "INSERT INTO submissions (user_id, title, abstract, authors, url)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s)"
         " RETURNING " + _SUBMISSION_COLUMNS,
         (user_id, title, abstract, authors, url),
     ).fetchone()
 
 
 def finish_submission(
-    conn: psycopg.Connection, submission_id: int, status: str, paper_id: int | None,
+    conn: psycopg.Connection,
+    submission_id: int,
+    status: str,
+    paper_id: int | None,
     message: str | None = None,
 ) -> None:
     """Mark a submission imported (with its paper) or failed (with why)."""
@@ -378,7 +385,7 @@ def finish_submission(
 def pending_submissions(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
     """Queued arXiv submissions, oldest first, for the ingest worker to fetch."""
     return conn.execute(
-        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE status = 'pending'"
+        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE status = 'pending'"  # noqa: S608 - constant column list
         " AND arxiv_id IS NOT NULL ORDER BY created_at LIMIT %s",
         (limit,),
     ).fetchall()
@@ -387,7 +394,7 @@ def pending_submissions(conn: psycopg.Connection, limit: int = 100) -> list[dict
 def user_submissions(conn: psycopg.Connection, user_id: int, limit: int = 50) -> list[dict]:
     """A user's submissions, newest first."""
     return conn.execute(
-        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE user_id = %s"
+        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE user_id = %s"  # noqa: S608 - constant column list
         " ORDER BY created_at DESC LIMIT %s",
         (user_id, limit),
     ).fetchall()

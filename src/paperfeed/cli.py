@@ -128,6 +128,47 @@ def ingest_listing(
     run_ingest(listing.SOURCE, origin, items, total=len(items))
 
 
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+@ingest_app.command("jsonl")
+def ingest_jsonl(
+    files: list[Path] = typer.Argument(..., help="JSONL files: a paperfeed export or plain papers."),
+) -> None:
+    """Import JSONL: paperfeed's own export (restores every sighting) or one paper per line."""
+    from paperfeed.sources import jsonl
+
+    for path in files:
+        if not path.is_file():
+            console.print(f"[red]error[/] cannot read {path}: no such file")
+            raise typer.Exit(2)
+        run_ingest(jsonl.SOURCE, path.name, jsonl.read(path), total=_count_lines(path))
+
+
+@export_app.command("jsonl")
+def export_jsonl(
+    output: Path | None = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
+) -> None:
+    """Export every paper with all its sightings, one JSON object per line (lossless)."""
+    from paperfeed.sources import jsonl
+
+    with open_app() as pf:
+        total = catalogue.count_papers(pf.db)
+        out = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("export", total=total)
+                for paper_id, paper, sources in catalogue.iter_export(pf.db):
+                    out.write(jsonl.dump_paper(paper, paper_id, sources) + "\n")
+                    bar.advance(task)
+        finally:
+            if output:
+                out.close()
+    console.print(f"exported {total} papers" + (f" to {output}" if output else ""))
+
+
 @db_app.command("status")
 def db_status() -> None:
     """Show where the database is, its schema version and the latest imports."""
@@ -216,7 +257,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        access_log=True,
+        # The app writes its own access log line (with the request id): see web/middleware.py.
+        access_log=False,
     )
 
 

@@ -10,11 +10,9 @@ guarantees; the pieces live in `paperfeed.delivery`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
-
-import psycopg
 
 from paperfeed.app import Paperfeed
 from paperfeed.delivery import compose, mailer, outbox, sender, subscriptions
@@ -29,29 +27,9 @@ class RunReport:
     sent: sender.SendReport | None
 
 
-def search_function(pf: Paperfeed):
-    """`search(conn, query, filters, first_day, last_day, limit)` over the search module."""
-    from paperfeed import search as search_module
-
-    embedder = None
-
-    def run(
-        conn: psycopg.Connection, query: str, filters: dict[str, Any], first_day: date,
-        last_day: date, limit: int,
-    ) -> list[dict[str, Any]]:
-        nonlocal embedder
-        if embedder is None and query.strip():
-            embedder = search_module.embedder_for(pf)
-        return search_module.digest_candidates(
-            conn, embedder, query, filters, first_day=first_day, last_day=last_day, limit=limit
-        )
-
-    return run
-
-
-def finder_for(pf: Paperfeed) -> CandidateFinder:
-    """The candidate finder of this instance: trending SQL plus the search module."""
-    return CandidateFinder(search=search_function(pf))
+def finder_for(pf: Paperfeed, embedder: Any = None) -> CandidateFinder:
+    """The candidate finder: trending SQL, saved searches through paperfeed.search."""
+    return CandidateFinder(embedder)
 
 
 def run(
@@ -71,7 +49,11 @@ def run(
             planned = outbox.plan(conn, finder, now, size=settings.digest_papers)
         return RunReport(planned, None)
     queued = outbox.enqueue(
-        pf.db, finder, now, size=settings.digest_papers, base_url=settings.base_url,
+        pf.db,
+        finder,
+        now,
+        size=settings.digest_papers,
+        base_url=settings.base_url,
         send_empty=settings.digest_send_empty,
     )
     sent = sender.deliver(pf.db, settings, pf.secret_key, mailer=smtp)
@@ -98,9 +80,14 @@ def preview(
     period, papers = planned.period, planned.papers
     subject = compose.subject_for(sub, compose.period_label(period.key), len(papers))
     return compose.digest_message(
-        pf.settings, pf.secret_key, sub, papers, period_key=period.key,
+        pf.settings,
+        pf.secret_key,
+        sub,
+        papers,
+        period_key=period.key,
         msg_id=compose.message_id(sub, period.key, pf.settings.base_url),
-        subject=subject, created_at=now,
+        subject=subject,
+        created_at=now,
     )
 
 

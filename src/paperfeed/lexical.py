@@ -123,21 +123,23 @@ class _Stats:
 
 
 class TermStats:
-    """Per-process cache of term statistics; refreshed every STATS_TTL seconds."""
+    """Per-process cache of term statistics per database; refreshed every STATS_TTL seconds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stats = _Stats()
+        self._stats: dict[tuple[str, str, str], _Stats] = {}
 
     def get(self, conn: psycopg.Connection) -> _Stats:
+        key = (conn.info.host, str(conn.info.port), conn.info.dbname)
         with self._lock:
-            if time.monotonic() - self._stats.loaded_at > STATS_TTL:
-                self._stats = _load_stats(conn)
-            return self._stats
+            stats = self._stats.get(key)
+            if stats is None or time.monotonic() - stats.loaded_at > STATS_TTL:
+                stats = self._stats[key] = _load_stats(conn)
+            return stats
 
     def invalidate(self) -> None:
         with self._lock:
-            self._stats = _Stats()
+            self._stats.clear()
 
 
 def _load_stats(conn: psycopg.Connection) -> _Stats:

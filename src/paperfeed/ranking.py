@@ -281,7 +281,7 @@ def similar_by_words(
 ) -> list[dict[str, Any]]:
     """Papers sharing the most title words with this one (fallback for similar papers)."""
     return conn.execute(
-        "WITH q AS (SELECT (SELECT string_agg(quote_literal(l), ' | ')"
+        "WITH q AS (SELECT (SELECT string_agg(quote_literal(l), ' | ')"  # noqa: S608
         "   FROM unnest(tsvector_to_array(to_tsvector('english', title))) l)::tsquery AS tq"
         "   FROM papers WHERE id = %s)"
         f" SELECT {CARD_COLUMNS}, ts_rank_cd(p.search, q.tq) AS rank"  # noqa: S608

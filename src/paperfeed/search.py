@@ -126,12 +126,19 @@ def check_query(query: str) -> str:
 
 
 def rrf(lists: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion: (id, score) best first, ties broken by id for stable pages."""
+    """Reciprocal-rank fusion: (id, score) best first.
+
+    Ties (a paper first in one list, another first in the other) go to the
+    earlier list, the keyword one in a hybrid search, then to the lower id, so
+    that pages are stable.
+    """
     scores: dict[int, float] = {}
-    for ranked in lists:
+    first_seen: dict[int, tuple[int, int]] = {}
+    for which, ranked in enumerate(lists):
         for rank, pid in enumerate(ranked):
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank + 1)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+            first_seen.setdefault(pid, (which, rank))
+    return sorted(scores.items(), key=lambda item: (-item[1], first_seen[item[0]], item[0]))
 
 
 def _dense(

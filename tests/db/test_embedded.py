@@ -28,7 +28,10 @@ sys.stdin.readline()
 def _start_child(home: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(home)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     uri = proc.stdout.readline().strip()
     assert uri.startswith("postgresql://"), uri

@@ -89,8 +89,11 @@ def mailbox() -> Iterator[Mailbox]:
 def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
     """Test settings pointing SMTP at the loopback server."""
     return dataclasses.replace(
-        settings, smtp_host="127.0.0.1", smtp_port=mailbox.port,  # type: ignore[attr-defined]
-        base_url="https://papers.example.org", mail_from="paperfeed <digest@papers.example.org>",
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,  # type: ignore[attr-defined]
+        base_url="https://papers.example.org",
+        mail_from="paperfeed <digest@papers.example.org>",
     )
 
 
@@ -105,11 +108,19 @@ def add_papers(pf: Paperfeed, papers: list[tuple[str, date, int]], **fields: obj
     """Add (title, day, upvotes) papers; return their ids in the same order."""
     records = [
         Record(
-            Paper(title=t, abstract=fields.get("abstract", f"{t} is studied. We find results. "
-                  "A third sentence follows."), authors=("Ada Lovelace", "Alan Turing"),
-                  organization=fields.get("organization", "Example Lab"), listed_on=d,
-                  upvotes=u),
-            "test", f"k{i}-{t}", f"test:{i}",
+            Paper(
+                title=t,
+                abstract=fields.get(
+                    "abstract", f"{t} is studied. We find results. A third sentence follows."
+                ),
+                authors=("Ada Lovelace", "Alan Turing"),
+                organization=fields.get("organization", "Example Lab"),
+                listed_on=d,
+                upvotes=u,
+            ),
+            "test",
+            f"k{i}-{t}",
+            f"test:{i}",
         )
         for i, (t, d, u) in enumerate(papers)
     ]
@@ -121,12 +132,32 @@ def add_papers(pf: Paperfeed, papers: list[tuple[str, date, int]], **fields: obj
 
 
 def active_subscription(pf: Paperfeed, email_addr: str, **kw: object) -> subscriptions.Subscription:
-    """A confirmed subscription (confirmed_at backdated so that today's slot is due)."""
+    """A confirmed subscription (confirmed long ago, so that any test date's slot is due)."""
     with pf.db.transaction() as conn:
         sub = subscriptions.subscribe(conn, email_addr, **kw)
         subscriptions.confirm(conn, sub.id, sub.confirm_nonce)
         conn.execute(
-            "UPDATE subscriptions SET confirmed_at = now() - interval '30 days' WHERE id = %s",
+            "UPDATE subscriptions SET confirmed_at = '2000-01-01' WHERE id = %s",
             (sub.id,),
         )
         return subscriptions.get(conn, sub.id)
+
+
+@pytest.fixture
+def client(mpf: Paperfeed):
+    """A browser-like client over the real app (mail goes to the loopback server)."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web import create_app
+
+    with TestClient(create_app(mpf), base_url="https://papers.example.org") as c:
+        yield c
+
+
+def csrf_of(client, path: str = "/subscribe") -> str:
+    """The CSRF token a page hands this client (from its meta tag)."""
+    import re
+
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', client.get(path).text)
+    assert match, "page without a CSRF token"
+    return match.group(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from paperfeed import digest
 from paperfeed.app import Paperfeed
@@ -12,7 +12,7 @@ from paperfeed.delivery.candidates import CandidateFinder
 
 from .conftest import Mailbox, active_subscription, add_papers
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
 
 
@@ -21,8 +21,11 @@ def _run(pf: Paperfeed, now: datetime = NOW) -> digest.RunReport:
 
 
 def _parts(msg) -> dict[str, str]:
-    return {part.get_content_type(): part.get_content() for part in msg.walk()
-            if not part.is_multipart()}
+    return {
+        part.get_content_type(): part.get_content()
+        for part in msg.walk()
+        if not part.is_multipart()
+    }
 
 
 def test_digest_has_papers_links_and_one_click_unsubscribe_headers(mpf, mailbox: Mailbox) -> None:

@@ -41,9 +41,7 @@ def sign_up(client: TestClient, email: str | None = None, password: str = "corre
 
 def add_papers(pf: Paperfeed, *papers: Paper) -> list[int]:
     """Import papers through the catalogue; return their ids in order."""
-    records = [
-        Record(p, "test", f"test:{i}:{p.title}", f"item {i}") for i, p in enumerate(papers)
-    ]
+    records = [Record(p, "test", f"test:{i}:{p.title}", f"item {i}") for i, p in enumerate(papers)]
     catalogue.ingest(pf.db, records, source="test", origin="fixture")
     with pf.db.connection() as conn:
         rows = conn.execute(

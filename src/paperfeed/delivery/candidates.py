@@ -60,6 +60,55 @@ def top_in_window(
     ).fetchall()
 
 
+def _filters(filters: dict[str, Any], first_day: date, last_day: date):
+    """search.Filters for a saved search's filters, narrowed to the digest's window."""
+    from paperfeed.search import Filters
+
+    start, end = first_day, last_day
+    if filters.get("date_from"):
+        start = max(start, date.fromisoformat(filters["date_from"]))
+    if filters.get("date_to"):
+        end = min(end, date.fromisoformat(filters["date_to"]))
+    return Filters(
+        date_from=start,
+        date_to=end,
+        organization=filters.get("organization") or None,
+        has_code=filters.get("has_code"),
+        min_upvotes=filters.get("min_upvotes"),
+    )
+
+
+def search_in_window(
+    conn: psycopg.Connection,
+    embedder: Any,
+    query: str,
+    filters: dict[str, Any],
+    first_day: date,
+    last_day: date,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A saved search's results inside the window, most relevant first.
+
+    Runs the search module's ranking (hybrid with an embedder, keyword
+    without); a filter-only search (no words) ranks by upvotes instead.
+    """
+    from paperfeed import search
+
+    narrowed = _filters(filters, first_day, last_day)
+    if narrowed.date_from > narrowed.date_to:
+        return []
+    if not query.strip():
+        where, params = narrowed.sql()
+        return conn.execute(
+            f"SELECT {ranking.CARD_COLUMNS} FROM papers p WHERE true {where}"  # noqa: S608
+            " ORDER BY upvotes DESC, day DESC, p.id LIMIT %(limit)s",
+            {**params, "limit": limit},
+        ).fetchall()
+    mode = "hybrid" if embedder is not None else "keyword"
+    ranked = search.ranked_ids(conn, embedder, query, narrowed, mode=mode, depth=limit)
+    return ranking.papers_by_ids(conn, [pid for pid, _ in ranked[:limit]])
+
+
 # A finder returns a group's candidate papers, best first (dicts with at least
 # the ranking.CARD_COLUMNS fields).
 Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
@@ -68,18 +117,22 @@ Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
 class CandidateFinder:
     """Finds a group's candidates: SQL for trending, the search module for saved searches."""
 
-    def __init__(self, search: Callable[..., list[dict[str, Any]]] | None = None) -> None:
-        # `search(conn, query, filters, first_day, last_day, limit)`; injected so
-        # that the embedding model is loaded once per process, and only if needed.
-        self._search = search
+    def __init__(self, embedder: Any = None) -> None:
+        # The embedding model is loaded once per process by the caller (or not at
+        # all: saved searches then rank by keywords alone).
+        self.embedder = embedder
 
     def __call__(self, conn: psycopg.Connection, group: Group, limit: int) -> list[dict[str, Any]]:
         if group.kind == "trending":
             return top_in_window(conn, group.first_day, group.last_day, limit)
         if group.kind == "search":
-            if self._search is None:
-                raise RuntimeError("saved-search digests need a search function")
-            return self._search(
-                conn, group.query, group.filters, group.first_day, group.last_day, limit
+            return search_in_window(
+                conn,
+                self.embedder,
+                group.query,
+                group.filters,
+                group.first_day,
+                group.last_day,
+                limit,
             )
         raise ValueError(f"digest kind {group.kind!r} has no candidate finder")

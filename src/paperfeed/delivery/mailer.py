@@ -76,7 +76,9 @@ class Mailer:
         s = self.settings
         if s.smtp_security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.smtp_host, s.smtp_port, timeout=self.timeout,
+                s.smtp_host,
+                s.smtp_port,
+                timeout=self.timeout,
                 context=ssl.create_default_context(),
             )
         else:

@@ -132,15 +132,17 @@ def enqueue(
         rows = []
         for item in chunk:
             empty = not item.papers and not send_empty
-            rows.append({
-                "subscription_id": item.sub.id,
-                "period_key": item.period.key,
-                "message_id": compose.message_id(item.sub, item.period.key, base_url),
-                "recipient": item.sub.email,
-                "subject": item.subject,
-                "paper_ids": [p["id"] for p in item.papers],
-                "status": "empty" if empty else "pending",
-            })
+            rows.append(
+                {
+                    "subscription_id": item.sub.id,
+                    "period_key": item.period.key,
+                    "message_id": compose.message_id(item.sub, item.period.key, base_url),
+                    "recipient": item.sub.email,
+                    "subject": item.subject,
+                    "paper_ids": [p["id"] for p in item.papers],
+                    "status": "empty" if empty else "pending",
+                }
+            )
         with db.transaction() as conn:
             written = conn.execute(
                 "WITH new AS ("

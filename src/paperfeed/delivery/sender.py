@@ -104,8 +104,15 @@ def _record_failure(
         conn.execute(
             "INSERT INTO delivery_failures (outbox_id, subscription_id, recipient, smtp_code,"
             " message, permanent, hard_bounce) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (row["id"], row["subscription_id"], row["recipient"], error.code,
-             str(error)[:1000], final, hard),
+            (
+                row["id"],
+                row["subscription_id"],
+                row["recipient"],
+                error.code,
+                str(error)[:1000],
+                final,
+                hard,
+            ),
         )
         _release_papers(conn, row["id"])
         if hard:
@@ -118,13 +125,23 @@ def _message(conn: psycopg.Connection, settings: Settings, secret_key: str, row:
         return None
     papers = ranking.papers_by_ids(conn, list(row["paper_ids"]))
     return compose.digest_message(
-        settings, secret_key, sub, papers, period_key=row["period_key"],
-        msg_id=row["message_id"], subject=row["subject"], created_at=row["created_at"],
+        settings,
+        secret_key,
+        sub,
+        papers,
+        period_key=row["period_key"],
+        msg_id=row["message_id"],
+        subject=row["subject"],
+        created_at=row["created_at"],
     )
 
 
 def send_one(
-    conn: psycopg.Connection, mailer: Mailer, settings: Settings, secret_key: str, row_id: int,
+    conn: psycopg.Connection,
+    mailer: Mailer,
+    settings: Settings,
+    secret_key: str,
+    row_id: int,
     report: SendReport,
 ) -> None:
     """Claim, send and mark one outbox row (no-op if someone else holds it)."""
@@ -134,8 +151,9 @@ def send_one(
     try:
         if row["previous"] == "committing":
             report.uncertain += 1
-            log.warning("outbox %s: sender died after DATA; resending %s", row_id,
-                        row["message_id"])
+            log.warning(
+                "outbox %s: sender died after DATA; resending %s", row_id, row["message_id"]
+            )
         msg = _message(conn, settings, secret_key, row)
         if msg is None:  # unsubscribed or paused since it was queued
             conn.execute("UPDATE digest_outbox SET status = 'cancelled' WHERE id = %s", (row_id,))
@@ -146,9 +164,7 @@ def send_one(
 
         def mark_committing() -> None:
             nonlocal committed
-            conn.execute(
-                "UPDATE digest_outbox SET status = 'committing' WHERE id = %s", (row_id,)
-            )
+            conn.execute("UPDATE digest_outbox SET status = 'committing' WHERE id = %s", (row_id,))
             committed = True
 
         try:
@@ -169,8 +185,13 @@ def send_one(
             conn.execute(
                 "UPDATE digest_outbox SET status = %s, next_attempt_at = now() + %s,"
                 " last_error = %s, smtp_code = %s WHERE id = %s",
-                ("committing" if committed else "pending", backoff(row["attempts"]),
-                 str(exc)[:1000], exc.code, row_id),
+                (
+                    "committing" if committed else "pending",
+                    backoff(row["attempts"]),
+                    str(exc)[:1000],
+                    exc.code,
+                    row_id,
+                ),
             )
             report.retried += 1
             return
@@ -207,12 +228,15 @@ def deliver(
             )
             last_id = 0
             while limit is None or done < limit:
-                ids = [r["id"] for r in conn.execute(
-                    "SELECT id FROM digest_outbox WHERE id > %s"
-                    " AND status IN ('pending', 'sending', 'committing')"
-                    " AND next_attempt_at <= now() ORDER BY id LIMIT %s",
-                    (last_id, BATCH),
-                ).fetchall()]
+                ids = [
+                    r["id"]
+                    for r in conn.execute(
+                        "SELECT id FROM digest_outbox WHERE id > %s"
+                        " AND status IN ('pending', 'sending', 'committing')"
+                        " AND next_attempt_at <= now() ORDER BY id LIMIT %s",
+                        (last_id, BATCH),
+                    ).fetchall()
+                ]
                 if not ids:
                     break
                 for row_id in ids:

@@ -124,7 +124,7 @@ def subscribe(
         raise SubscriptionError("The for-you digest needs a signed-in account.")
     nonce = secrets.token_urlsafe(18)
     row = conn.execute(
-        f"INSERT INTO subscriptions (email, user_id, kind, query, filters, cadence, send_hour,"
+        f"INSERT INTO subscriptions (email, user_id, kind, query, filters, cadence, send_hour,"  # noqa: S608 - constant SQL
         f" send_weekday, timezone, confirm_nonce, link_key)"
         f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         f" ON CONFLICT (lower(email), kind, query, filters, cadence)"
@@ -136,8 +136,17 @@ def subscribe(
         f"                   THEN EXCLUDED.confirm_nonce ELSE NULL END"
         f" RETURNING {_COLUMNS}",
         (
-            email, user_id, kind, query.strip(), Jsonb(filters or {}), cadence, send_hour,
-            send_weekday, timezone, nonce, secrets.token_urlsafe(18),
+            email,
+            user_id,
+            kind,
+            query.strip(),
+            Jsonb(filters or {}),
+            cadence,
+            send_hour,
+            send_weekday,
+            timezone,
+            nonce,
+            secrets.token_urlsafe(18),
         ),
     ).fetchone()
     return _row(row)  # type: ignore[return-value]
@@ -146,7 +155,8 @@ def subscribe(
 def get(conn: psycopg.Connection, subscription_id: int) -> Subscription | None:
     """One subscription by id, or None."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM subscriptions WHERE id = %s", (subscription_id,)
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE id = %s",  # noqa: S608 - constant SQL
+        (subscription_id,),
     ).fetchone()
     return _row(row)
 
@@ -162,7 +172,7 @@ def by_link(conn: psycopg.Connection, subscription_id: int, link_key: str) -> Su
 def confirm(conn: psycopg.Connection, subscription_id: int, nonce: str) -> Subscription | None:
     """Activate a pending subscription if `nonce` is its current one; None if not (used/stale)."""
     row = conn.execute(
-        f"UPDATE subscriptions SET status = 'active', confirmed_at = now(),"
+        f"UPDATE subscriptions SET status = 'active', confirmed_at = now(),"  # noqa: S608 - constant SQL
         f" confirm_nonce = NULL, updated_at = now()"
         f" WHERE id = %s AND status = 'pending' AND confirm_nonce = %s RETURNING {_COLUMNS}",
         (subscription_id, nonce),
@@ -186,7 +196,7 @@ def change_schedule(
     check_schedule(sub.kind, cadence, send_hour, send_weekday, timezone)
     try:
         row = conn.execute(
-            f"UPDATE subscriptions SET cadence = %s, send_hour = %s, send_weekday = %s,"
+            f"UPDATE subscriptions SET cadence = %s, send_hour = %s, send_weekday = %s,"  # noqa: S608 - constant SQL
             f" timezone = %s, updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
             (cadence, send_hour, send_weekday, timezone, subscription_id),
         ).fetchone()
@@ -245,7 +255,7 @@ def record_hard_bounce(conn: psycopg.Connection, subscription_id: int, error: st
 def for_user(conn: psycopg.Connection, user_id: int) -> list[Subscription]:
     """A user's live subscriptions, newest first."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM subscriptions WHERE user_id = %s AND status <> 'unsubscribed'"
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE user_id = %s AND status <> 'unsubscribed'"  # noqa: S608 - constant SQL
         " ORDER BY id DESC",
         (user_id,),
     ).fetchall()
@@ -255,6 +265,6 @@ def for_user(conn: psycopg.Connection, user_id: int) -> list[Subscription]:
 def active(conn: psycopg.Connection) -> list[Subscription]:
     """Every active subscription (the digest run's input)."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active' ORDER BY id"
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active' ORDER BY id"  # noqa: S608 - constant SQL
     ).fetchall()
     return [Subscription(**r) for r in rows]

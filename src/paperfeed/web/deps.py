@@ -105,11 +105,15 @@ def csrf_secret(request: Request) -> str:
     return getattr(request.state, "csrf_secret", None) or request.cookies.get(CSRF_COOKIE, "")
 
 
+def csrf_token_for(secret_key: str, cookie_value: str) -> str:
+    """The CSRF token that matches a CSRF cookie value: HMAC-SHA256 under the instance key."""
+    message = b"csrf:" + cookie_value.encode("utf-8")
+    return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
 def csrf_token(request: Request) -> str:
-    """The token forms and scripts send back: an HMAC of the browser's CSRF cookie."""
-    key = get_pf(request).secret_key.encode("utf-8")
-    secret = csrf_secret(request)
-    return hmac.new(key, b"csrf:" + secret.encode("utf-8"), hashlib.sha256).hexdigest()
+    """The token forms and scripts send back for this browser's CSRF cookie."""
+    return csrf_token_for(get_pf(request).secret_key, csrf_secret(request))
 
 
 async def csrf_protect(request: Request) -> None:

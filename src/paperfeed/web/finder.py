@@ -1,22 +1,37 @@
-"""Search and similar papers for the web app, through paperfeed.search when it is present.
+"""Search and similar papers for the web app, through `paperfeed.search`.
 
-The hybrid search module (`paperfeed.search`) is used when it imports; if it
-does not (or its embedder cannot load), pages fall back to the keyword search
-in `ranking`, so the search page works with keyword search alone.
+`paperfeed.search` (hybrid keyword + semantic search) does the work; the
+sentence embedder comes from `paperfeed.embed` when that module and its model
+load, otherwise searches are keyword-only. If the search module itself is
+missing, the plain full-text fallback in `ranking` keeps the page working.
+Each result is a dict with the card fields plus `title_html` and
+`snippet_html`: escaped HTML in which only <mark> tags are live.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup
+
 from paperfeed import ranking
 from paperfeed.app import Paperfeed
+from paperfeed.web.deps import highlight
+from paperfeed.web.errors import BadRequest, NotFound, WebError
+
+try:
+    from paperfeed import search as hybrid
+except ImportError:  # pragma: no cover - only before the search module exists
+    hybrid = None  # type: ignore[assignment]
 
 log = logging.getLogger("paperfeed.web")
 SORTS = ("relevance", "date", "upvotes")
+_embedders: dict[int, Any] = {}
+_embedder_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -35,15 +50,72 @@ class Query:
 
 @dataclass
 class Results:
-    """One page of results: cards (each with `snippet`) and the total count."""
+    """One page of results (card dicts with title_html/snippet_html) and the total count."""
 
     papers: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     engine: str = "keyword"
 
 
+def embedder(pf: Paperfeed) -> Any | None:
+    """The query embedder of this process (loaded once), or None when unavailable."""
+    key = id(pf)
+    with _embedder_lock:
+        if key not in _embedders:
+            _embedders[key] = _load_embedder(pf)
+        return _embedders[key]
+
+
+def _load_embedder(pf: Paperfeed) -> Any | None:
+    try:
+        from paperfeed import embed
+    except ImportError:
+        return None
+    loader = getattr(embed, "load_embedder", None) or getattr(embed, "get_embedder", None)
+    if loader is None:
+        return None
+    try:
+        return loader(pf.settings)
+    except Exception:  # a missing model must not take search down: keyword-only then
+        log.exception("embedding model unavailable; search is keyword-only")
+        return None
+
+
+def _hit_dict(hit: Any) -> dict[str, Any]:
+    row = dict(hit.__dict__)
+    row["day"] = hit.listed_on or hit.published_on
+    row["title_html"] = Markup(hit.title_html)
+    row["snippet_html"] = Markup(hit.snippet_html)
+    return row
+
+
+def _raise(exc: Exception) -> WebError:
+    status = getattr(exc, "status", 400)
+    return NotFound(str(exc)) if status == 404 else BadRequest(str(exc))
+
+
 def search(pf: Paperfeed, query: Query) -> Results:
     """Run a search with the best engine available."""
+    if hybrid is None:
+        return _keyword(pf, query)
+    filters = hybrid.Filters(
+        date_from=query.date_from,
+        date_to=query.date_to,
+        organization=query.organization,
+        has_code=True if query.has_code else None,
+    )
+    model = embedder(pf)
+    try:
+        found = hybrid.search(
+            pf.db, model, query.q, filters, query.sort, query.page, query.per_page
+        )
+    except hybrid.SearchError as exc:
+        raise _raise(exc) from None
+    engine = "hybrid" if model is not None else "keyword"
+    return Results([_hit_dict(h) for h in found.hits], found.total, engine)
+
+
+def _keyword(pf: Paperfeed, query: Query) -> Results:
     with pf.db.transaction() as conn:
         papers, total = ranking.keyword_search(
             conn,
@@ -56,10 +128,18 @@ def search(pf: Paperfeed, query: Query) -> Results:
             limit=query.per_page,
             offset=(query.page - 1) * query.per_page,
         )
+    for p in papers:
+        p["title_html"] = highlight(p["title"].replace("<mark>", "").replace("</mark>", ""))
+        p["snippet_html"] = highlight(p.pop("snippet"))
     return Results(papers, total, "keyword")
 
 
 def similar(pf: Paperfeed, paper_id: int, limit: int) -> list[dict[str, Any]]:
     """Papers like this one: nearest embeddings when available, else shared title words."""
-    with pf.db.transaction() as conn:
-        return ranking.similar_by_words(conn, paper_id, limit=limit)
+    if hybrid is None:
+        with pf.db.transaction() as conn:
+            return ranking.similar_by_words(conn, paper_id, limit=limit)
+    try:
+        return [_hit_dict(h) for h in hybrid.similar(pf.db, paper_id, limit)]
+    except hybrid.SearchError as exc:
+        raise _raise(exc) from None

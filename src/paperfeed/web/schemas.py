@@ -27,7 +27,9 @@ class PaperOut(BaseModel):
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> PaperOut:
-        return cls(**{k: row.get(k) for k in cls.model_fields if k != "url"}, url=f"/papers/{row['id']}")
+        return cls(
+            **{k: row.get(k) for k in cls.model_fields if k != "url"}, url=f"/papers/{row['id']}"
+        )
 
 
 class TrendingPaper(PaperOut):
@@ -35,7 +37,8 @@ class TrendingPaper(PaperOut):
 
 
 class SearchHit(PaperOut):
-    snippet: str = Field(description="abstract excerpt; matches wrapped in <mark>…</mark>")
+    title_html: str = Field(description="HTML-escaped title; matches wrapped in <mark>")
+    snippet_html: str = Field(description="HTML-escaped abstract excerpt; matches in <mark>")
 
 
 class SourceOut(BaseModel):

@@ -72,13 +72,13 @@ def list_papers(
 
 
 @router.get("/trending", response_model=TrendingList)
-def trending(
-    limit: int = Query(50, ge=1, le=200), pf: Paperfeed = Depends(get_pf)
-) -> TrendingList:
+def trending(limit: int = Query(50, ge=1, le=200), pf: Paperfeed = Depends(get_pf)) -> TrendingList:
     """Papers by trending score: upvotes / (age_hours + 2) ** 1.5."""
     with pf.db.transaction() as conn:
         rows = ranking.trending(conn, limit=limit)
-    return TrendingList(papers=[TrendingPaper(**PaperOut.of(r).model_dump(), score=r["score"]) for r in rows])
+    return TrendingList(
+        papers=[TrendingPaper(**PaperOut.of(r).model_dump(), score=r["score"]) for r in rows]
+    )
 
 
 @router.get("/papers/{paper_id}", response_model=PaperDetail)
@@ -183,7 +183,10 @@ def submit(
     except accounts.AccountError as exc:
         raise BadRequest(str(exc)) from None
     return SubmissionOut(
-        id=row["id"], arxiv_id=row["arxiv_id"], status=row["status"], paper_id=row["paper_id"],
+        id=row["id"],
+        arxiv_id=row["arxiv_id"],
+        status=row["status"],
+        paper_id=row["paper_id"],
         message="queued for import",
     )
 

@@ -65,9 +65,7 @@ def trending(
     with pf.db.transaction() as conn:
         papers = ranking.trending(conn, limit=PER_PAGE)
         voted = voted_ids(conn, user, papers)
-    return render(
-        request, "trending.html", {"nav": "trending", "papers": papers, "voted": voted}
-    )
+    return render(request, "trending.html", {"nav": "trending", "papers": papers, "voted": voted})
 
 
 @router.get("/about", response_class=HTMLResponse)

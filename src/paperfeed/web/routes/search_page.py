@@ -19,8 +19,14 @@ MAX_QUERY = 500
 
 
 def _query(
-    q: str, date_from: str | None, date_to: str | None, organization: str | None,
-    has_code: bool, sort: str, page: int, per_page: int,
+    q: str,
+    date_from: str | None,
+    date_to: str | None,
+    organization: str | None,
+    has_code: bool,
+    sort: str,
+    page: int,
+    per_page: int,
 ) -> finder.Query:
     if len(q) > MAX_QUERY:
         raise BadRequest(f"Queries are limited to {MAX_QUERY} characters.")
@@ -91,10 +97,18 @@ def api_search(
     query = _query(q, date_from, date_to, organization, has_code, sort, page, per_page)
     results = finder.search(pf, query) if query.q else finder.Results()
     hits = [
-        SearchHit(**PaperOut.of(r).model_dump(), snippet=r.get("snippet") or "")
+        SearchHit(
+            **PaperOut.of(r).model_dump(),
+            title_html=str(r["title_html"]),
+            snippet_html=str(r["snippet_html"]),
+        )
         for r in results.papers
     ]
     return SearchResults(
-        query=query.q, total=results.total, page=page, per_page=per_page,
-        engine=results.engine, results=hits,
+        query=query.q,
+        total=results.total,
+        page=page,
+        per_page=per_page,
+        engine=results.engine,
+        results=hits,
     )

@@ -1,4 +1,4 @@
-"""Submit a paper: by arXiv id (queued for the ingest worker) or with its metadata (imported now)."""
+"""Submit a paper: by arXiv id (queued for the ingest worker) or described (imported now)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,13 @@ def submit(
     user: User = Depends(require_user),
 ) -> Response:
     """Queue or import the paper; duplicates are refused politely with a link to the paper."""
-    form = {"arxiv_id": arxiv_id, "title": title, "abstract": abstract, "authors": authors, "url": url}
+    form = {
+        "arxiv_id": arxiv_id,
+        "title": title,
+        "abstract": abstract,
+        "authors": authors,
+        "url": url,
+    }
     try:
         if arxiv_id.strip():
             with pf.db.transaction() as conn:
@@ -63,7 +69,9 @@ def submit(
     )
 
 
-def _import_form(pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str) -> int:
+def _import_form(
+    pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str
+) -> int:
     title, abstract = clean_text(title), clean_text(abstract)
     if not title or len(abstract) < 20:
         raise accounts.AccountError("Please give the title and the abstract (or an arXiv id).")

@@ -1,0 +1,268 @@
+"""The scheduler: periodic ingestion and digest runs, safe with several instances.
+
+Each job has slots: the ingest jobs one per configured UTC hour
+(PAPERFEED_INGEST_HOURS), the digest job one every DIGEST_EVERY minutes (the
+digest run itself decides which subscriptions are due at their own hour and
+time zone, and sends retries whose backoff has passed). A job runs its latest
+slot at most once across every instance:
+
+- the instance first takes the job's advisory lock (pg_try_advisory_lock), so
+  a long run is never overlapped by another instance's next slot, and
+- inserts (job, slot) into scheduler_runs, which is UNIQUE: a slot that another
+  instance has run (or is running) is skipped.
+
+Every run leaves a row: running → finished (with a summary) or failed (with
+the error). A row still 'running' whose job lock is free belonged to an
+instance that died; it is marked failed when the job next runs. A missed slot
+(all instances down) is not replayed: the next slot catches up, since ingest
+is incremental and the digest run always looks at each subscription's latest
+due period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from paperfeed import catalogue
+from paperfeed.app import Paperfeed
+
+log = logging.getLogger(__name__)
+
+JOB_LOCK = 7_240_005
+DIGEST_EVERY = 5  # minutes
+TICK = 30.0  # seconds between looks at the clock
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named periodic task: which slot is current, and what to do in it."""
+
+    name: str
+    slot: Callable[[datetime], str | None]
+    run: Callable[[Paperfeed, datetime], dict[str, Any]]
+
+
+def hourly_slot(hours: Iterable[int]) -> Callable[[datetime], str | None]:
+    """Slots at these UTC hours: the latest one at or before `now` ('2026-11-23T13')."""
+    wanted = sorted(set(hours))
+
+    def slot(now: datetime) -> str | None:
+        if not wanted:
+            return None
+        now = now.astimezone(UTC)
+        earlier = [h for h in wanted if h <= now.hour]
+        day = now.date() if earlier else now.date() - timedelta(days=1)
+        hour = earlier[-1] if earlier else wanted[-1]
+        return f"{day.isoformat()}T{hour:02d}"
+
+    return slot
+
+
+def minute_slot(every: int) -> Callable[[datetime], str]:
+    """Slots every `every` minutes ('2026-11-23T14:55')."""
+
+    def slot(now: datetime) -> str:
+        now = now.astimezone(UTC)
+        return now.replace(minute=now.minute - now.minute % every).strftime("%Y-%m-%dT%H:%M")
+
+    return slot
+
+
+def parse_hours(text: str) -> list[int]:
+    """'1,13' → [1, 13]; ValueError for anything that is not an hour."""
+    hours = [int(part) for part in text.replace(" ", "").split(",") if part]
+    if any(not 0 <= h <= 23 for h in hours):
+        raise ValueError(f"hours must be 0-23, got {text!r}")
+    return hours
+
+
+def arxiv_job(set_spec: str, hours: list[int], client_factory: Callable[[], Any]) -> Job:
+    """Incremental OAI-PMH harvest of one arXiv set (from the last harvest's date)."""
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed.sources import arxiv
+
+        key = f"harvest_from:{set_spec}"
+        since = catalogue.get_state(pf.db, arxiv.SOURCE, key)
+        client = client_factory()
+        items = client.harvest(set_spec, date.fromisoformat(since) if since else None)
+        report = catalogue.ingest(pf.db, items, source=arxiv.SOURCE, origin=f"oai:{set_spec}")
+        # Advance only after a complete harvest (harvest raises if it was cut short).
+        if client.response_date is not None:
+            catalogue.set_state(pf.db, arxiv.SOURCE, key, client.response_date.date().isoformat())
+        return {"read": report.read, "new": report.new, "rejected": report.rejected}
+
+    return Job(f"ingest:arxiv:{set_spec}", hourly_slot(hours), run)
+
+
+def hf_daily_job(hours: list[int], fetch: Callable[[date], Any]) -> Job:
+    """Today's and yesterday's Hugging Face daily lists (upvotes keep changing for a day)."""
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed.sources import hf_daily
+
+        totals = {"read": 0, "new": 0, "rejected": 0}
+        today = now.astimezone(UTC).date()
+        for day in (today - timedelta(days=1), today):
+            report = catalogue.ingest(
+                pf.db, fetch(day), source=hf_daily.SOURCE, origin=f"daily:{day}"
+            )
+            for k in totals:
+                totals[k] += getattr(report, k)
+        return totals
+
+    return Job("ingest:hf_daily", hourly_slot(hours), run)
+
+
+def digest_job(runner: Callable[[Paperfeed, datetime], Any] | None = None) -> Job:
+    """Queue the due digests and send the outbox."""
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed import digest
+
+        result = runner(pf, now) if runner else digest.run(pf, now=now)
+        q, s = result.queued, result.sent
+        return {
+            "due": q.due,
+            "queued": q.queued,
+            "empty": q.empty,
+            "sent": s.sent,
+            "retried": s.retried,
+            "failed": s.failed,
+            "uncertain": s.uncertain,
+        }
+
+    return Job("digest", minute_slot(DIGEST_EVERY), run)
+
+
+def default_jobs(
+    pf: Paperfeed,
+    *,
+    arxiv_client: Callable[[], Any] | None = None,
+    hf_fetch: Callable[[date], Any] | None = None,
+) -> list[Job]:
+    """The jobs the settings ask for: arXiv sets, HF daily, and always the digest."""
+    settings = pf.settings
+    hours = parse_hours(settings.ingest_hours)
+    jobs = [digest_job()]
+    if arxiv_client is None:
+        from paperfeed.sources.arxiv import ArxivClient
+
+        arxiv_client = ArxivClient
+    for set_spec in (s.strip() for s in settings.arxiv_sets.split(",")):
+        if set_spec:
+            jobs.append(arxiv_job(set_spec, hours, arxiv_client))
+    if settings.hf_daily:
+        if hf_fetch is None:
+            from paperfeed.sources.hf_daily import fetch as hf_fetch
+        jobs.append(hf_daily_job(hours, hf_fetch))
+    return jobs
+
+
+def instance_name() -> str:
+    """host:pid, recorded with every run."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(pf: Paperfeed, job: Job, now: datetime, instance: str) -> str:
+    """Run the job's current slot here unless it is done or running elsewhere; say what happened."""
+    slot = job.slot(now)
+    if slot is None:
+        return "no slot"
+    with pf.db.connection() as lock:
+        got = lock.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS ok", (JOB_LOCK, job.name)
+        ).fetchone()
+        if not got["ok"]:
+            return "busy"
+        try:
+            with pf.db.transaction() as conn:
+                # We hold the job's lock, so any 'running' row of it lost its instance.
+                conn.execute(
+                    "UPDATE scheduler_runs SET status = 'failed', finished_at = now(),"
+                    " message = 'instance stopped during the run'"
+                    " WHERE job = %s AND status = 'running'",
+                    (job.name,),
+                )
+                row = conn.execute(
+                    "INSERT INTO scheduler_runs (job, slot, instance) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (job, slot) DO NOTHING RETURNING id",
+                    (job.name, slot, instance),
+                ).fetchone()
+            if row is None:
+                return "done"
+            try:
+                summary = job.run(pf, now)
+            except Exception as exc:
+                log.exception("scheduler job %s (%s) failed", job.name, slot)
+                _finish(pf, row["id"], "failed", {}, f"{type(exc).__name__}: {exc}"[:2000])
+                return "failed"
+            _finish(pf, row["id"], "finished", summary, None)
+            return "finished"
+        finally:
+            lock.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (JOB_LOCK, job.name))
+
+
+def _finish(pf: Paperfeed, run_id: int, status: str, summary: dict, message: str | None) -> None:
+    with pf.db.transaction() as conn:
+        conn.execute(
+            "UPDATE scheduler_runs SET status = %s, finished_at = now(), summary = %s,"
+            " message = %s WHERE id = %s",
+            (status, Jsonb(summary), message, run_id),
+        )
+
+
+class Scheduler:
+    """Runs due jobs, each in its own thread so a long harvest never delays a digest."""
+
+    def __init__(self, pf: Paperfeed, jobs: list[Job], *, instance: str | None = None) -> None:
+        self.pf = pf
+        self.jobs = jobs
+        self.instance = instance or instance_name()
+        self._pool = ThreadPoolExecutor(max_workers=max(len(jobs), 1), thread_name_prefix="job")
+        self._running: dict[str, Future] = {}
+        self.stopped = threading.Event()
+
+    def tick(self, now: datetime | None = None) -> list[Future]:
+        """Start every job whose previous run in this process has finished."""
+        now = now or datetime.now(UTC)
+        started = []
+        for job in self.jobs:
+            running = self._running.get(job.name)
+            if running is not None and not running.done():
+                continue
+            future = self._pool.submit(run_job, self.pf, job, now, self.instance)
+            self._running[job.name] = future
+            started.append(future)
+        return started
+
+    def run_forever(self, tick: float = TICK) -> None:
+        """Tick until `stop()` is called."""
+        log.info("scheduler %s: jobs %s", self.instance, ", ".join(j.name for j in self.jobs))
+        while not self.stopped.is_set():
+            try:
+                self.tick()
+            except Exception:  # a failing tick (database restarting …) must not end the loop
+                log.exception("scheduler tick failed")
+            self.stopped.wait(tick)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def start_in_background(pf: Paperfeed) -> Scheduler:
+    """The scheduler of `paperfeed serve`: a daemon thread beside the web server."""
+    scheduler = Scheduler(pf, default_jobs(pf))
+    threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True).start()
+    return scheduler

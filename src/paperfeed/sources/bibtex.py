@@ -1,0 +1,287 @@
+"""BibTeX (.bib) files, parsed with bibtexparser 2.
+
+Field mapping:
+- title, abstract: LaTeX decoded best-effort (accents, `{B}` case guards, `--`, `~`);
+  math stays verbatim (`$x^2$`);
+- author: split on " and " outside braces ("{Barnes and Noble}" is one author);
+  "Last, First" and "Last, Jr, First" become "First Last [Jr]"; "others" is dropped;
+- date (biblatex: YYYY, YYYY-MM, YYYY-MM-DD, or a range: its start) or year + month
+  (+ day) → published_on. A missing day or month means the first day of the month
+  or year (2021 → 2021-01-01): good enough to sort and filter, never later than true;
+- doi (URL and "doi:" prefixes removed); arXiv id from `eprint` (unless
+  archivePrefix/eprinttype names another archive), an arxiv.org `url`, an arXiv DOI
+  (10.48550/arXiv.…) or "arXiv:…" in journal/note/howpublished; primaryClass → categories;
+- every field is kept in `raw` (values over MAX_RAW_FIELD characters are replaced by a note).
+
+Every entry type is accepted if it has a title. Unparseable blocks, duplicate keys or
+fields, missing titles, impossible dates and invalid UTF-8 become BadRecords naming
+the entry key and line. The external key is "<origin>#<citation key>": citation keys
+are only unique within one file, so re-import a file under the same origin.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser.model import (
+    Block,
+    DuplicateBlockKeyBlock,
+    DuplicateFieldKeyBlock,
+    Entry,
+    ParsingFailedBlock,
+)
+from pylatexenc.latex2text import LatexNodes2Text  # bibtexparser's own LaTeX decoder
+
+from paperfeed.model import MAX_ABSTRACT, BadRecord, Item, Paper, Record, normalise_arxiv_id
+from paperfeed.sources.arxiv import find_github_url
+
+SOURCE = "bibtex"
+
+# pylatexenc costs ~0.5 ms per field and grows with length, so it only sees fields
+# holding a backslash, and never more than this: a longer field is too long to keep
+# anyway (model.checked rejects it) and must not take minutes to reject.
+MAX_DECODE = 2 * MAX_ABSTRACT
+MAX_RAW_FIELD = MAX_ABSTRACT
+
+_LATEX = LatexNodes2Text(math_mode="verbatim")
+_NO_BRACES = str.maketrans({"{": None, "}": None, "~": " "})
+_AND = re.compile(r"(\s+and\s+)", re.IGNORECASE)
+_BLOCK_KEY = re.compile(r"@\s*(\w+)\s*[{(]\s*([^,\s{}()=]+)")
+_ARXIV_IN_TEXT = re.compile(r"arxiv:\s*([\w./-]+)", re.IGNORECASE)
+_BIBLATEX_DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
+_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
+
+
+class _Invalid(ValueError):
+    """An entry that cannot become a Record; the message is the BadRecord reason."""
+
+
+def read(path: str | Path, *, origin: str | None = None) -> Iterator[Item]:
+    """Parse a .bib file; `origin` (default: the path as given) names it in keys and positions."""
+    return parse(Path(path).read_bytes(), origin or str(path))
+
+
+def parse(data: bytes, origin: str) -> Iterator[Item]:
+    """Parse .bib bytes into Records and BadRecords, in file order."""
+    try:
+        text, damaged = data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        # Lone surrogates mark the bad bytes, so only the entries holding them are lost.
+        text, damaged = data.decode("utf-8", "surrogateescape"), True
+    library = bibtexparser.parse_string(text.removeprefix("\ufeff"))
+    number = 0
+    for block in library.blocks:
+        if not isinstance(block, (Entry, ParsingFailedBlock)):
+            continue  # @string, @preamble, @comment and text between entries
+        number += 1
+        key = block.key if isinstance(block, Entry) else _failed_key(block)
+        position = f"{origin}: entry {number} {key!r} (line {block.start_line + 1})"
+        if not isinstance(block, Entry):
+            yield BadRecord(SOURCE, position, _failure_reason(block))
+            continue
+        fields = {f.key.lower(): str(f.value) for f in block.fields}
+        if damaged and any(_has_surrogates(v) for v in (block.key, *fields.values())):
+            yield BadRecord(SOURCE, position, "invalid UTF-8 in the entry")
+            continue
+        try:
+            paper = _paper(fields)
+        except _Invalid as exc:
+            yield BadRecord(SOURCE, position, str(exc))
+            continue
+        raw = {"entry_type": block.entry_type, "key": block.key, "fields": _raw_fields(block)}
+        yield Record(paper, SOURCE, f"{origin}#{block.key}", position, raw)
+
+
+def _failed_key(block: Block) -> str:
+    match = _BLOCK_KEY.match(getattr(block, "raw", "") or "")
+    return match.group(2) if match else "?"
+
+
+def _failure_reason(block: Block) -> str:
+    if isinstance(block, DuplicateBlockKeyBlock):
+        return f"duplicate entry key {block.key!r}"
+    if isinstance(block, DuplicateFieldKeyBlock):
+        return f"duplicate field(s) {', '.join(sorted(block.duplicate_keys))}"
+    error = getattr(block, "error", None)
+    # bibtexparser's BlockAbortedException keeps its message in abort_reason, not args.
+    reason = getattr(error, "abort_reason", None) or str(error or "") or "unparseable entry"
+    return f"unparseable entry: {reason.strip()}"
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _raw_fields(entry: Entry) -> dict[str, str]:
+    """Every field as written, with huge values replaced so provenance stays small."""
+    raw = {}
+    for f in entry.fields:
+        value = str(f.value)
+        if len(value) > MAX_RAW_FIELD:
+            value = f"<{len(value)} characters omitted>"
+        raw[f.key] = value
+    return raw
+
+
+def _paper(fields: dict[str, str]) -> Paper:
+    """The Paper an entry's (lower-cased) fields describe; raises _Invalid."""
+    title = decode_latex(fields.get("title", ""))
+    if not title.strip():
+        raise _Invalid("entry has no title")
+    url = fields.get("url", "").strip()
+    doi = _doi(fields.get("doi", ""))
+    primary = fields.get("primaryclass", "").strip()
+    return Paper(
+        title=title,
+        abstract=decode_latex(fields.get("abstract", "")),
+        arxiv_id=_arxiv_id(fields, url, doi),
+        doi=doi,
+        authors=tuple(split_authors(fields.get("author", ""))),
+        published_on=_published_on(fields),
+        github_url=find_github_url(url) if "github.com" in url else None,
+        categories=(primary,) if primary else (),
+    )
+
+
+def decode_latex(text: str) -> str:
+    """LaTeX to plain text, best effort: accents, case-guard braces, dashes, ties."""
+    if "\\" not in text or len(text) > MAX_DECODE:
+        return _plain(text)
+    try:
+        return _LATEX.latex_to_text(text)
+    except Exception:  # noqa: BLE001 — pylatexenc can fail many ways (deep nesting …); degrade
+        return _plain(text)
+
+
+def _plain(text: str) -> str:
+    """The LaTeX-free fast path: drop grouping braces, ~ is a space, -- and --- are dashes."""
+    return text.translate(_NO_BRACES).replace("---", "\u2014").replace("--", "\u2013")
+
+
+def split_authors(field: str) -> list[str]:
+    """Split a BibTeX author field into "First Last" names (braces protect " and ")."""
+    if not field.strip():
+        return []
+    names: list[str] = []
+    pending = ""
+    # re.split with a group keeps the separators, so a brace group spanning one is rebuilt.
+    pieces = _AND.split(field)
+    for index in range(0, len(pieces), 2):
+        pending += pieces[index]
+        if pending.count("{") > pending.count("}") and index + 1 < len(pieces):
+            pending += pieces[index + 1]  # inside braces: the "and" is part of the name
+            continue
+        names.append(pending)
+        pending = ""
+    people = []
+    for name in names:
+        name = " ".join(name.split())
+        if not name or name.lower() == "others":  # "and others" means et al.
+            continue
+        people.append(" ".join(decode_latex(_first_last(name)).split()))
+    return [person for person in people if person]
+
+
+def _first_last(name: str) -> str:
+    """ "Last, First" → "First Last"; "Last, Jr, First" → "First Last Jr"; else as is."""
+    parts = [part.strip() for part in _split_top_level_commas(name)]
+    if len(parts) == 2:
+        return f"{parts[1]} {parts[0]}"
+    if len(parts) >= 3:
+        return f"{' '.join(parts[2:])} {parts[0]} {parts[1]}"
+    return name
+
+
+def _split_top_level_commas(name: str) -> list[str]:
+    if "{" not in name:
+        return name.split(",")
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(name):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            parts.append(name[start:index])
+            start = index + 1
+    parts.append(name[start:])
+    return parts
+
+
+def _doi(value: str) -> str | None:
+    doi = value.strip()
+    for prefix in (
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "http://dx.doi.org/",
+    ):
+        if doi.lower().startswith(prefix):
+            doi = doi[len(prefix) :]
+    if doi.lower().startswith("doi:"):
+        doi = doi[4:].strip()
+    return doi or None
+
+
+def _arxiv_id(fields: dict[str, str], url: str, doi: str | None) -> str | None:
+    archive = (fields.get("archiveprefix") or fields.get("eprinttype") or "arxiv").strip().lower()
+    eprint = fields.get("eprint", "")
+    if eprint and archive == "arxiv" and normalise_arxiv_id(eprint):
+        return normalise_arxiv_id(eprint)
+    if "arxiv.org/" in url.lower() and normalise_arxiv_id(url):
+        return normalise_arxiv_id(url)
+    if doi and doi.lower().startswith("10.48550/arxiv."):  # arXiv's own DOIs
+        return normalise_arxiv_id(doi[len("10.48550/arxiv.") :])
+    for name in ("journal", "note", "howpublished"):  # "arXiv preprint arXiv:2301.00001"
+        match = _ARXIV_IN_TEXT.search(fields.get(name, ""))
+        if match and normalise_arxiv_id(match.group(1).rstrip(".")):
+            return normalise_arxiv_id(match.group(1).rstrip("."))
+    return None
+
+
+def _published_on(fields: dict[str, str]) -> date | None:
+    """The publication date; the first of the month (or of January) when unstated."""
+    biblatex = fields.get("date", "").strip()
+    if biblatex:
+        start = biblatex.split("/")[0]  # a range "2020-01-01/2020-01-05" starts the paper
+        match = _BIBLATEX_DATE.match(start)
+        if not match:
+            raise _Invalid(f"bad date {biblatex[:40]!r}")
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        return _make_date(year, month, day, biblatex)
+    year_text = fields.get("year", "").strip()
+    if not year_text:
+        return None
+    if not (len(year_text) == 4 and year_text.isdigit()):
+        raise _Invalid(f"bad year {year_text[:40]!r}")
+    month = _month(fields.get("month", ""))
+    day_text = fields.get("day", "").strip()
+    if day_text and not day_text.isdigit():
+        raise _Invalid(f"bad day {day_text[:40]!r}")
+    written = f"year {year_text}, month {month}" + (f", day {day_text}" if day_text else "")
+    return _make_date(int(year_text), month, int(day_text or 1), written)
+
+
+def _month(value: str) -> int:
+    """1–12 from "feb", "February", "Feb.", "2" or "02"; 1 when absent."""
+    text = value.strip().rstrip(".").lower()
+    if not text:
+        return 1
+    if text.isdigit() and 1 <= int(text) <= 12:
+        return int(text)
+    number = _MONTHS.get(text[:3])
+    if number and calendar.month_name[number].lower().startswith(text):  # "sep", "sept", …
+        return number
+    raise _Invalid(f"bad month {value.strip()[:40]!r}")
+
+
+def _make_date(year: int, month: int, day: int, written: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise _Invalid(f"impossible date {written[:40]!r}") from None

@@ -1,0 +1,190 @@
+"""Hugging Face daily papers: `GET https://huggingface.co/api/daily_papers?date=YYYY-MM-DD`.
+
+The response is a JSON list; each entry holds the paper (arXiv id, title, summary,
+authors, upvotes, githubRepo, organization …) and, at the top level, the moment
+it entered the daily list (`publishedAt`). Field names follow the public API as
+read by huggingface_hub's `PaperInfo` and the Hub's OpenAPI description:
+
+    [{"paper": {"id": "2401.01234", "title": …, "summary": …,
+                "authors": [{"name": …}, …], "publishedAt": "2024-01-02T18:00:00.000Z",
+                "upvotes": 42, "githubRepo": "https://github.com/…",
+                "organization": {"name": …, "fullname": …}, …},
+      "publishedAt": "2024-01-03T09:12:00.000Z", "title": …, "summary": …,
+      "numComments": 3, "submittedBy": {…}}, …]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from paperfeed.model import BadRecord, Item, Paper, Record
+from paperfeed.sources import SourceUnavailable
+from paperfeed.sources.arxiv import USER_AGENT, HttpGet, urllib_get
+
+SOURCE = "hf_daily"
+API_URL = "https://huggingface.co/api/daily_papers"
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _Invalid(ValueError):
+    """An entry that cannot become a Record; the message is the BadRecord reason."""
+
+
+def download(
+    day: date,
+    *,
+    http_get: HttpGet = urllib_get,
+    timeout: float = 30.0,
+    user_agent: str = USER_AGENT,
+) -> tuple[str, bytes]:
+    """Fetch one day's list: (the URL, the response body). Raises SourceUnavailable."""
+    url = f"{API_URL}?{urlencode({'date': day.isoformat()})}"
+    try:
+        response = http_get(url, {"User-Agent": user_agent, "Accept": "application/json"}, timeout)
+    except OSError as exc:
+        raise SourceUnavailable(f"{url}: network error: {exc}") from exc
+    if not 200 <= response.status < 300:
+        raise SourceUnavailable(f"{url}: HTTP {response.status}")
+    return url, response.body
+
+
+def fetch(
+    day: date,
+    *,
+    http_get: HttpGet = urllib_get,
+    timeout: float = 30.0,
+    user_agent: str = USER_AGENT,
+) -> Iterator[Item]:
+    """Fetch and parse one day's list; the request happens before this returns."""
+    url, body = download(day, http_get=http_get, timeout=timeout, user_agent=user_agent)
+    return parse(body, url)
+
+
+def parse(data: bytes, origin: str) -> Iterator[Item]:
+    """Parse a daily_papers response; bad entries become BadRecords, the rest still come."""
+    try:
+        text, damaged = data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        # Keep the bad bytes as lone surrogates so only the entries holding them are lost.
+        text, damaged = data.decode("utf-8", "surrogateescape"), True
+    number = 0
+    try:
+        for number, entry in enumerate(_array_elements(text), start=1):
+            position = f"{origin}: entry {number}"
+            if damaged and _has_surrogates(entry):
+                yield BadRecord(SOURCE, position, "invalid UTF-8 in the entry")
+                continue
+            try:
+                yield _entry(entry, position)
+            except _Invalid as exc:
+                yield BadRecord(SOURCE, position, str(exc))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, not a list, absurd nesting
+        yield BadRecord(SOURCE, f"{origin}: after entry {number}", f"malformed JSON ({exc})")
+
+
+def _array_elements(text: str) -> Iterator[Any]:
+    """The elements of a top-level JSON array, one by one.
+
+    Decoding element by element means a truncated download still yields every
+    entry before the cut, then raises ValueError where the damage starts.
+    """
+    decoder = json.JSONDecoder()
+    at = _WHITESPACE.match(text).end()
+    if not text.startswith("[", at):
+        value = json.loads(text)  # raises for garbage; a valid non-list is reported below
+        detail = f": {value.get('error')}" if isinstance(value, dict) and "error" in value else ""
+        raise ValueError(f"expected a list of entries, got {type(value).__name__}{detail}")
+    at = _WHITESPACE.match(text, at + 1).end()
+    if text.startswith("]", at):
+        return
+    while True:
+        value, at = decoder.raw_decode(text, at)
+        yield value
+        at = _WHITESPACE.match(text, at).end()
+        if text.startswith(",", at):
+            at = _WHITESPACE.match(text, at + 1).end()
+        elif text.startswith("]", at):
+            break
+        else:
+            raise ValueError(f"expected ',' or ']' at character {at}")
+    if text[at + 1 :].strip():
+        raise ValueError(f"extra data after the list at character {at + 1}")
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\udc80" <= ch <= "\udcff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogates(v) for v in value)
+    return False
+
+
+def _entry(entry: Any, position: str) -> Record:
+    """One daily-list entry as a Record; raises _Invalid with the reason otherwise."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("paper"), dict):
+        raise _Invalid("entry without a paper object")
+    paper = entry["paper"]
+    paper_id = _string(paper, "id").strip()
+    if not paper_id:
+        raise _Invalid("paper without an id")
+    authors = paper.get("authors") or []
+    if not isinstance(authors, list):
+        raise _Invalid("paper.authors is not a list")
+    names = tuple(
+        author["name"]
+        for author in authors
+        if isinstance(author, dict) and isinstance(author.get("name"), str)
+    )
+    organization = paper.get("organization") or entry.get("organization")
+    org_name = None
+    if isinstance(organization, dict):
+        org_name = _string(organization, "fullname") or _string(organization, "name") or None
+    upvotes = paper.get("upvotes", 0)
+    # The API's schema says "number"; accept 12.0 but not 1.5, "12" or true.
+    if isinstance(upvotes, float) and upvotes.is_integer():
+        upvotes = int(upvotes)
+    if not isinstance(upvotes, int) or isinstance(upvotes, bool):
+        raise _Invalid(f"paper.upvotes is not a whole number: {upvotes!r}")
+    listed = entry.get("publishedAt") or paper.get("submittedOnDailyAt")
+    record_paper = Paper(
+        title=_string(paper, "title") or _string(entry, "title"),
+        abstract=_string(paper, "summary") or _string(entry, "summary"),
+        arxiv_id=paper_id,
+        authors=names,
+        organization=org_name,
+        published_on=_day(paper.get("publishedAt"), "paper.publishedAt"),
+        listed_on=_day(listed, "publishedAt"),
+        github_url=_string(paper, "githubRepo") or None,
+        upvotes=upvotes,
+    )
+    return Record(record_paper, SOURCE, paper_id, position, entry)
+
+
+def _string(obj: Mapping[str, Any], key: str) -> str:
+    """obj[key] as a string ("" when absent or null); other types are an error."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _Invalid(f"{key} is not a string: {type(value).__name__}")
+    return value
+
+
+def _day(value: Any, name: str) -> date | None:
+    """The calendar day of an ISO timestamp as written ("2024-01-02T18:00:00.000Z": Jan 2)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} is not a string: {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        raise _Invalid(f"bad {name} date {value[:50]!r}") from None

@@ -1,0 +1,322 @@
+"""paperfeed's own export format, one JSON object per line, in both directions.
+
+An export line is one merged paper with every sighting of it:
+
+    {"id": 17, "arxiv_id": "2401.01234", "doi": null, "title": "…", "abstract": "…",
+     "authors": ["…"], "author_count": 3, "organization": null,
+     "published_on": "2024-01-02", "listed_on": null, "github_url": null,
+     "upvotes": 12, "categories": ["cs.CL"],
+     "sources": [{"source": "arxiv", "external_key": "2401.01234",
+                  "first_seen": "2024-01-03T08:00:00+00:00", "last_seen": "…",
+                  "upvotes": 0, "raw": {…}}, …]}
+
+Reading it back yields one Record per sighting: the merged fields, that sighting's own
+upvote count, key, raw and first/last seen. Merging those Records rebuilds the
+merged paper exactly (each field is the same in every Record; upvotes merge by max),
+so an export re-imported into an empty catalogue reproduces it.
+
+A line without "sources" (or with an empty list) is a plain paper: one Record with
+source "jsonl" keyed by the paper's identity. Plain lines may also use common
+foreign names: `summary` for the abstract, `published`/`publishedAt`/`date` for the
+publication date, an arXiv-looking `id`, authors as one string or as {"name": …}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from paperfeed.model import BadRecord, Item, Paper, Record, normalise_arxiv_id
+from paperfeed.sources.arxiv import split_author_list
+
+SOURCE = "jsonl"
+
+# The merged paper fields of an export line, in the order they are written.
+PAPER_FIELDS = (
+    "arxiv_id",
+    "doi",
+    "title",
+    "abstract",
+    "authors",
+    "author_count",
+    "organization",
+    "published_on",
+    "listed_on",
+    "github_url",
+    "upvotes",
+    "categories",
+)
+_OPTIONAL_TEXT = ("arxiv_id", "doi", "organization", "github_url")
+# Foreign spellings accepted on plain lines only, tried in order after our own name.
+_ALIASES = {
+    "abstract": ("summary",),
+    "published_on": ("published", "publishedAt", "date"),
+}
+
+
+class _Invalid(ValueError):
+    """A line that cannot become Records; the message is the BadRecord reason."""
+
+
+# ---------------------------------------------------------------- export
+
+
+def paper_to_dict(paper: Paper) -> dict[str, Any]:
+    """The JSON-ready merged fields of a paper, in export order."""
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "author_count": paper.author_count,
+        "organization": paper.organization,
+        "published_on": paper.published_on.isoformat() if paper.published_on else None,
+        "listed_on": paper.listed_on.isoformat() if paper.listed_on else None,
+        "github_url": paper.github_url,
+        "upvotes": paper.upvotes,
+        "categories": list(paper.categories),
+    }
+
+
+def dump_paper(
+    paper: Paper, paper_id: int | None = None, sources: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """One export line (no newline) for a merged paper and its sightings.
+
+    Each source is a mapping with "source", "external_key", "first_seen" and
+    "last_seen" (datetime, ISO string or None), "upvotes" (int) and "raw" (a
+    JSON-ready dict) — e.g. a paper_sources row as a dict.
+    """
+    line: dict[str, Any] = {"id": paper_id, **paper_to_dict(paper)}
+    line["sources"] = [
+        {
+            "source": s["source"],
+            "external_key": s["external_key"],
+            "first_seen": _iso(s.get("first_seen")),
+            "last_seen": _iso(s.get("last_seen")),
+            "upvotes": s.get("upvotes", 0),
+            "raw": s.get("raw") or {},
+        }
+        for s in sources
+    ]
+    # Non-ASCII stays readable (and greppable); json escapes \n and friends, so a
+    # line never breaks. U+2028/U+2029 stay raw, which is why reading splits on b"\n".
+    return json.dumps(line, ensure_ascii=False)
+
+
+def record_source(record: Record) -> dict[str, Any]:
+    """The export "sources" entry of one Record (for exporting straight from a source)."""
+    return {
+        "source": record.source,
+        "external_key": record.external_key,
+        "first_seen": record.first_seen,
+        "last_seen": record.last_seen,
+        "upvotes": record.paper.upvotes,
+        "raw": record.raw,
+    }
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# ---------------------------------------------------------------- import
+
+
+def read(source: str | PathLike[str] | bytes, *, origin: str | None = None) -> Iterator[Item]:
+    """Read an export (or plain JSONL): a path, streamed line by line, or the bytes themselves."""
+    if isinstance(source, bytes):
+        yield from parse(source, origin or "<bytes>")
+        return
+    path = Path(source)
+    with path.open("rb") as handle:  # binary lines end at b"\n" only, never at U+2028
+        yield from parse_lines(handle, origin or str(path))
+
+
+def parse(data: bytes, origin: str) -> Iterator[Item]:
+    """Parse JSONL bytes held in memory (the same as `read` on a file)."""
+    return parse_lines(data.split(b"\n"), origin)
+
+
+def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
+    """Parse JSONL lines (bytes, with or without their newline) into Records and BadRecords."""
+    seen: dict[tuple[str, str], int] = {}  # duplicate-detection key -> its first line
+    for number, line in enumerate(lines, start=1):
+        position = f"{origin}: line {number}"
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")  # a BOM from some editors
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            yield BadRecord(SOURCE, position, f"invalid UTF-8 at byte {exc.start}")
+            continue
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            yield BadRecord(SOURCE, position, f"invalid JSON ({exc})")
+            continue
+        try:
+            key, records = _records(obj, position)
+        except _Invalid as exc:
+            yield BadRecord(SOURCE, position, str(exc))
+            continue
+        if key is not None:
+            if key in seen:
+                reason = f"duplicate {key[0]} {key[1]} (first on line {seen[key]})"
+                yield BadRecord(SOURCE, position, reason)
+                continue
+            seen[key] = number
+        yield from records
+
+
+def _records(obj: Any, position: str) -> tuple[tuple[str, str] | None, list[Record]]:
+    """The duplicate-detection key and the Records of one decoded line.
+
+    The key is the paperfeed id of an export line, else the paper's identity (None
+    when there is nothing to compare: an id-less export line, an empty title).
+    Raises _Invalid for the whole line.
+    """
+    if not isinstance(obj, dict):
+        raise _Invalid(f"expected a JSON object, got {type(obj).__name__}")
+    sources = obj.get("sources")
+    if sources:  # an export line
+        if not isinstance(sources, list):
+            raise _Invalid("sources is not a list")
+        paper_id = obj.get("id")
+        if paper_id is not None and (not isinstance(paper_id, int) or isinstance(paper_id, bool)):
+            raise _Invalid(f"id is not an integer: {paper_id!r:.60}")
+        paper = _paper(obj, plain=False)
+        # Every sighting of the line is imported or none is: half a paper is not a round trip.
+        records = [
+            _sighting(paper, entry, f"{position} (source {number})")
+            for number, entry in enumerate(sources, start=1)
+        ]
+        return (("paper id", str(paper_id)) if paper_id is not None else None), records
+    paper = _paper(obj, plain=True)
+    identity = paper.identity
+    key = ("paper", repr(identity)) if identity != "title:" else None
+    return key, [Record(paper, SOURCE, identity, position, obj)]
+
+
+def _sighting(paper: Paper, entry: Any, position: str) -> Record:
+    if not isinstance(entry, dict):
+        raise _Invalid(f"{position}: a source entry is not an object")
+    name, key = entry.get("source"), entry.get("external_key")
+    if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
+        raise _Invalid(f"{position}: source and external_key must be non-empty strings")
+    raw = entry.get("raw")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{position}: raw is not an object")
+    return Record(
+        paper=replace(paper, upvotes=_count(entry, "upvotes", default=0)),
+        source=name,
+        external_key=key,
+        position=position,
+        raw=raw,
+        first_seen=_moment(entry.get("first_seen"), "first_seen"),
+        last_seen=_moment(entry.get("last_seen"), "last_seen"),
+    )
+
+
+def _paper(obj: dict[str, Any], *, plain: bool) -> Paper:
+    """The Paper fields of a line; plain lines also accept the foreign names in _ALIASES."""
+
+    def get(name: str) -> Any:
+        value = obj.get(name)
+        if plain and value is None:
+            for alias in _ALIASES.get(name, ()):
+                if obj.get(alias) is not None:
+                    return obj[alias]
+        return value
+
+    text = {name: _text(get(name), name) for name in ("title", "abstract")}
+    optional = {name: _text(get(name), name) or None for name in _OPTIONAL_TEXT}
+    if plain and optional["arxiv_id"] is None and isinstance(obj.get("id"), str):
+        optional["arxiv_id"] = normalise_arxiv_id(obj["id"])
+    return Paper(
+        **text,
+        **optional,
+        authors=_authors(get("authors"), plain=plain),
+        author_count=_count(obj, "author_count", default=None),
+        published_on=_date(get("published_on"), "published_on"),
+        listed_on=_date(get("listed_on"), "listed_on"),
+        upvotes=_count(obj, "upvotes", default=0),
+        categories=_categories(get("categories"), plain=plain),
+    )
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} is not a string: {type(value).__name__}")
+    return value
+
+
+def _authors(value: Any, *, plain: bool) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if plain and isinstance(value, str):  # "A. One, B. Two and C. Three"
+        return tuple(split_author_list(value))
+    if not isinstance(value, list):
+        raise _Invalid("authors is not a list")
+    names = []
+    for author in value:
+        if plain and isinstance(author, dict):  # {"name": …} as in many APIs
+            author = author.get("name")
+        if not isinstance(author, str):
+            raise _Invalid(f"an author is not a string: {author!r:.60}")
+        names.append(author)
+    return tuple(names)
+
+
+def _categories(value: Any, *, plain: bool) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if plain and isinstance(value, str):  # arXiv metadata dumps: "cs.CL cs.AI"
+        return tuple(value.split())
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise _Invalid("categories is not a list of strings")
+    return tuple(value)
+
+
+def _count(obj: Mapping[str, Any], name: str, *, default: int | None) -> Any:
+    value = obj.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Invalid(f"{name} is not an integer: {value!r:.60}")
+    return value
+
+
+def _date(value: Any, name: str) -> date | None:
+    """A date from "YYYY-MM-DD" or a full ISO timestamp (its own calendar day)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} is not a string: {type(value).__name__}")
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        raise _Invalid(f"bad {name} date {value[:40]!r}") from None
+
+
+def _moment(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} is not a string: {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"bad {name} timestamp {value[:40]!r}") from None

@@ -1,0 +1,254 @@
+"""Hybrid search: syntax, filters, pagination, snippets, similar papers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperfeed import index, search
+from paperfeed.db import Database
+from paperfeed.model import normalise_title
+from paperfeed.search import Filters, SearchError
+
+from .search_fixtures import (  # noqa: F401 - fixtures
+    HashEmbedder,
+    add_papers,
+    embedded,
+    hasher,
+    minilm,
+    paper,
+    search_templates,
+    seeded,
+)
+
+
+def _all_hits(db: Database, emb: object, query: str, **kw: object) -> list[search.Hit]:
+    """Every result of a search, page after page."""
+    hits, page = [], 1
+    while True:
+        res = search.search(db, emb, query, page=page, per_page=50, **kw)
+        hits.extend(res.hits)
+        if not res.has_next:
+            return hits
+        page += 1
+
+
+def _text(hit: search.Hit) -> str:
+    return normalise_title(hit.title + " " + hit.abstract)
+
+
+def test_title_match_ranks_first_for_a_keyword_query(embedded: Database, hasher) -> None:
+    res = search.search(embedded, hasher, "Kolmogorov-Arnold networks", per_page=3)
+    assert all("kolmogorov arnold" in normalise_title(h.title) for h in res.hits)
+
+
+def test_phrase_keeps_only_papers_with_the_words_adjacent(embedded: Database, hasher) -> None:
+    hits = _all_hits(embedded, hasher, '"batch size"')
+    assert len(hits) >= 3
+    assert all("batch size" in _text(h) for h in hits)
+    loose = _all_hits(embedded, hasher, "batch size")
+    assert len(loose) > len(hits)
+
+
+def test_exclusion_removes_every_paper_with_the_word(embedded: Database, hasher) -> None:
+    with_word = _all_hits(embedded, hasher, "normalization")
+    assert any("batch" in _text(h) for h in with_word[:20])
+    hits = _all_hits(embedded, hasher, "normalization -batch")
+    # Word-level: "BatchNorm" is another word and may stay.
+    assert hits and not any(re.search(r"\bbatch(es)?\b", _text(h)) for h in hits)
+
+
+def test_injection_attempt_is_searched_as_words(embedded: Database, hasher) -> None:
+    res = search.search(embedded, hasher, "'; DROP TABLE papers; --")
+    assert isinstance(res.total, int)
+    with embedded.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"] == 243
+
+
+def test_unicode_query_finds_accented_title(embedded: Database, hasher) -> None:
+    add_papers(embedded, paper("Über naïve Bayes résumé ranking 模型", "Zürich café study."))
+    res = search.search(embedded, hasher, "naïve résumé 模型")
+    assert res.hits[0].title.startswith("Über naïve")
+
+
+@pytest.mark.parametrize("query", ["", "   ", "!!!", '""', "-", "x" * 501])
+def test_empty_punctuation_only_or_overlong_query_is_a_400(embedded: Database, hasher, query) -> None:
+    with pytest.raises(SearchError) as err:
+        search.search(embedded, hasher, query)
+    assert err.value.status == 400
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
+       | st.lists(st.sampled_from(['"', "-", "&", "|", "!", ":*", "(", ")", "<->", "OR",
+                                   "'", "\\", "batch", "norm", " "]), max_size=12).map("".join))
+def test_any_query_either_answers_or_is_a_400(embedded: Database, hasher, query: str) -> None:
+    try:
+        res = search.search(embedded, hasher, query, per_page=5)
+    except SearchError as err:
+        assert err.status == 400
+    else:
+        assert len(res.hits) <= 5
+
+
+def test_pages_have_no_duplicates_or_gaps(embedded: Database, hasher) -> None:
+    whole = search.search(embedded, hasher, "language model training", per_page=100)
+    paged: list[int] = []
+    page = 1
+    while True:
+        res = search.search(embedded, hasher, "language model training", page=page, per_page=7)
+        assert res.total == whole.total
+        paged.extend(h.id for h in res.hits)
+        if not res.has_next:
+            break
+        page += 1
+    assert len(paged) == len(set(paged)) == whole.total
+    assert paged[:100] == [h.id for h in whole.hits]
+
+
+def test_snippets_escape_html_and_only_marks_are_tags(embedded: Database, hasher) -> None:
+    add_papers(embedded, paper("<script>alert(1)</script> Zebrafish attention",
+                               'We study <b>zebrafish</b> & "quoted" <img src=x onerror=alert(2)>.'))
+    hit = search.search(embedded, hasher, "zebrafish").hits[0]
+    assert "&lt;script&gt;" in hit.title_html and "<script" not in hit.title_html
+    assert "<mark>Zebrafish</mark>" in hit.title_html
+    assert "&lt;img" in hit.snippet_html and "<mark>zebrafish</mark>" in hit.snippet_html
+    tags = re.findall(r"</?([a-zA-Z]+)", hit.title_html + hit.snippet_html)
+    assert set(tags) == {"mark"}
+
+
+def test_paper_without_vector_is_found_by_keyword(embedded: Database, hasher) -> None:
+    [pid] = add_papers(embedded, paper("Quokka gradients", "Quokka optimisation of nets."))
+    with embedded.connection() as conn:
+        assert conn.execute("SELECT embedding FROM papers WHERE id = %s", (pid,)).fetchone()[
+            "embedding"] is None
+    assert search.search(embedded, hasher, "quokka").hits[0].id == pid
+
+
+def test_british_spelling_finds_american_spelt_papers(embedded: Database, hasher) -> None:
+    [pid] = add_papers(embedded, paper("Memorization in tiny xylophone nets"))
+    assert pid in [h.id for h in search.search(embedded, None, "memorising xylophone").hits]
+
+
+def test_search_without_embedder_is_keyword_only(embedded: Database) -> None:
+    res = search.search(embedded, None, "state space models")
+    assert res.hits and all(re.search(r"state|space|model", _text(h)) for h in res.hits)
+
+
+def _filter_corpus(db: Database) -> dict[str, int]:
+    ids = add_papers(
+        db,
+        paper("Walrus pruning early", published_on=date(2023, 3, 1), organization="Walrus Lab",
+              github_url="https://github.com/w/a", upvotes=3),
+        paper("Walrus pruning late", published_on=date(2025, 6, 1), organization="Other Org",
+              upvotes=40),
+        paper("Walrus pruning middle", published_on=date(2024, 6, 1), organization="walrus lab",
+              upvotes=10),
+    )
+    return dict(zip(("early", "late", "middle"), ids))
+
+
+def _walrus(db: Database, emb: HashEmbedder, **kw: object) -> set[int]:
+    return {h.id for h in search.search(db, emb, "walrus pruning", **kw).hits
+            if "walrus" in h.title.lower()}
+
+
+def test_date_filters_bound_both_ends(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    found = _walrus(embedded, hasher, filters=Filters(date_from=date(2024, 1, 1),
+                                                      date_to=date(2024, 12, 31)))
+    assert found == {ids["middle"]}
+    assert _walrus(embedded, hasher, filters=Filters(date_from=date(2024, 1, 1))) == {
+        ids["middle"], ids["late"]}
+
+
+def test_organization_filter_ignores_case(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    res = search.search(embedded, hasher, "walrus pruning", filters=Filters(organization="WALRUS LAB"))
+    assert {h.id for h in res.hits} == {ids["early"], ids["middle"]}
+
+
+def test_has_code_filter(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    res = search.search(embedded, hasher, "walrus pruning", filters=Filters(has_code=True))
+    assert {h.id for h in res.hits} == {ids["early"]}
+
+
+def test_min_upvotes_counts_votes_cast_here(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    assert _walrus(embedded, hasher, filters=Filters(min_upvotes=10)) == {ids["late"], ids["middle"]}
+    with embedded.transaction() as conn:
+        users = [conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, 'x')"
+                              " RETURNING id", (f"u{i}@x.org",)).fetchone()["id"] for i in range(8)]
+        for uid in users:
+            conn.execute("INSERT INTO votes (user_id, paper_id) VALUES (%s, %s)", (uid, ids["early"]))
+    found = search.search(embedded, hasher, "walrus pruning", filters=Filters(min_upvotes=11)).hits
+    assert {h.id: h.upvotes for h in found} == {ids["late"]: 40, ids["early"]: 11}
+
+
+def test_sort_by_date_and_by_upvotes(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    by_date = search.search(embedded, hasher, "walrus pruning", sort="date", per_page=100,
+                            filters=Filters(date_from=date(2023, 1, 1))).hits
+    days = [h.listed_on or h.published_on for h in by_date]
+    assert days == sorted(days, reverse=True)
+    walruses = [h.id for h in by_date if h.id in ids.values()]
+    assert walruses == [ids["late"], ids["middle"], ids["early"]]
+    by_votes = search.search(embedded, hasher, "walrus pruning", sort="upvotes").hits
+    assert [h.upvotes for h in by_votes] == sorted((h.upvotes for h in by_votes), reverse=True)
+    with pytest.raises(SearchError):
+        search.search(embedded, hasher, "walrus", sort="random")
+
+
+def test_similar_excludes_itself_and_exact_duplicates(embedded: Database, hasher) -> None:
+    a, b, c = add_papers(
+        embedded,
+        paper("Narwhal tusk sensing", "Narwhal sensing with tusks.", arxiv_id="2501.00001"),
+        paper("Narwhal tusk sensing", "Narwhal sensing with tusks.", arxiv_id="2501.00002"),
+        paper("Narwhal tusk sensing II", "Narwhal sensing with tusks, again."),
+    )
+    index.embed_pending(embedded, hasher)
+    found = [h.id for h in search.similar(embedded, a, limit=5)]
+    assert a not in found and b not in found
+    assert found[0] == c
+
+
+def test_similar_can_be_restricted_to_recent_papers(embedded: Database, hasher) -> None:
+    [a] = add_papers(embedded, paper("Okapi stripes", "Okapi stripes vision."))
+    index.embed_pending(embedded, hasher)
+    hits = search.similar(embedded, a, limit=10, recent_days=3650)
+    assert hits
+    cutoff = date.today().toordinal() - 3650
+    assert all((h.listed_on or h.published_on).toordinal() >= cutoff for h in hits)
+    older = {h.id for h in search.similar(embedded, a, limit=50)} - {h.id for h in hits}
+    assert older, "some neighbour should be older than the cut-off"
+
+
+def test_similar_of_unknown_paper_is_a_404(embedded: Database) -> None:
+    with pytest.raises(SearchError) as err:
+        search.similar(embedded, 10**9)
+    assert err.value.status == 404
+
+
+def test_similar_without_vector_falls_back_to_title_words(embedded: Database) -> None:
+    [pid] = add_papers(embedded, paper("Kolmogorov-Arnold capybara networks"))
+    hits = search.similar(embedded, pid, limit=3)
+    assert hits and all("kolmogorov" in normalise_title(h.title) for h in hits)
+
+
+def test_real_model_finds_a_paper_by_meaning(db: Database, minilm) -> None:
+    ids = add_papers(
+        db,
+        paper("Low-rank adapters", "Adapting large language models with a small GPU footprint."),
+        paper("Dolphin echolocation clicks", "Marine mammals produce clicks for navigation."),
+        paper("Soil nitrogen cycles", "Bacteria fix nitrogen in farmland soils."),
+        paper("Spiral galaxy rotation curves", "Dark matter explains flat rotation curves."),
+    )
+    assert index.embed_pending(db, minilm) == 4
+    # No word of the query occurs in the paper: only its meaning can find it.
+    res = search.search(db, minilm, "make fine-tuning cheaper in memory", per_page=2)
+    assert res.hits[0].id == ids[0]
