@@ -74,8 +74,9 @@ def add_papers(db: Database, *papers: Paper) -> list[int]:
         ).fetchall()
     ids = []
     for p in papers:
-        match = [r for r in rows if r["norm_title"] == p.normalised_title
-                 and r["arxiv_id"] == p.arxiv_id]
+        match = [
+            r for r in rows if r["norm_title"] == p.normalised_title and r["arxiv_id"] == p.arxiv_id
+        ]
         ids.append(match[0]["id"])
     return ids
 

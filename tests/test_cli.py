@@ -63,3 +63,52 @@ def test_db_status_shows_the_schema_version(db_url: str, tmp_path: Path) -> None
     assert result.exit_code == 0
     assert "database: external" in result.stdout
     assert "schema version:" in result.stdout and "pending" not in result.stdout
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_bibtex_import_reports_bad_entries_and_keeps_the_rest(db_url: str, tmp_path: Path) -> None:
+    result = run(["ingest", "bibtex", str(FIXTURES / "bibtex" / "library.bib")], db_url, tmp_path)
+    assert result.exit_code == 0
+    assert "rejected=5" in result.stdout and "new=6" in result.stdout
+    assert "entry has no title" in result.output
+
+
+def test_hf_daily_saved_response_import(db_url: str, tmp_path: Path) -> None:
+    path = FIXTURES / "hf" / "daily_papers_2024-01-10.json"
+    result = run(["ingest", "hf-daily", "--file", str(path)], db_url, tmp_path)
+    assert result.exit_code == 0 and "read=5" in result.stdout
+
+
+def test_arxiv_harvest_is_incremental(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    """A harvest starts from the last one's responseDate; a failed one does not advance it."""
+    from paperfeed.sources import arxiv
+
+    pages = [
+        (FIXTURES / "arxiv" / "oai_arxiv_page1.xml").read_bytes(),
+        (FIXTURES / "arxiv" / "oai_arxiv_page2.xml").read_bytes(),
+    ]
+    requested: list[str] = []
+
+    def fake_get(url: str, headers, timeout: float) -> arxiv.HttpResponse:
+        requested.append(url)
+        if "resumptionToken" in url:
+            return arxiv.HttpResponse(200, {}, pages[1])
+        if len(requested) > 2:  # the third run finds the repository down
+            return arxiv.HttpResponse(404, {}, b"gone")
+        return arxiv.HttpResponse(200, {}, pages[0])
+
+    real_client = arxiv.ArxivClient
+    monkeypatch.setattr(
+        arxiv, "ArxivClient", lambda: real_client(http_get=fake_get, sleep=lambda s: None)
+    )
+    first = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert first.exit_code == 0 and "from=beginning" in first.output
+    assert "from=" not in requested[0]
+    second = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert "from=20" in requested[2]  # resumes from the recorded responseDate
+    assert second.exit_code == 3 and "source unavailable" in second.output
+    third = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert "from=" + requested[2].split("from=")[1] in requested[3]  # did not advance
+    assert third.exit_code == 3

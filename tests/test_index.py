@@ -12,15 +12,10 @@ from paperfeed import catalogue, index, search
 from paperfeed.db import Database
 from paperfeed.model import Paper, Record
 
-from .search_fixtures import (  # noqa: F401 - fixtures
-    HashEmbedder,
-    add_papers,
-    embedded,
-    hasher,
-    paper,
-    search_templates,
-    seeded,
-)
+from .search_fixtures import HashEmbedder, add_papers, paper
+
+# The seeded/embedded databases, the hash embedder and the real model.
+pytest_plugins = ["tests.search_fixtures"]
 
 
 def _embedded_by(db: Database) -> dict[str | None, int]:
@@ -50,7 +45,8 @@ def test_changed_abstract_clears_the_vector_and_the_backfill_redoes_it(embedded:
     catalogue.ingest(embedded, [Record(longer, "test", "longer", "t:1")], source="test", origin="t")
     with embedded.connection() as conn:
         cleared = conn.execute(
-            "SELECT count(*) AS n FROM papers WHERE embedding IS NULL").fetchone()["n"]
+            "SELECT count(*) AS n FROM papers WHERE embedding IS NULL"
+        ).fetchone()["n"]
     assert cleared == 1
     assert index.embed_pending(embedded, HashEmbedder()) == 1
 
@@ -77,7 +73,8 @@ def test_model_of_another_dimension_retypes_the_column(embedded: Database) -> No
         assert index.column_dimension(conn) == 64
         plan = conn.execute(
             "EXPLAIN SELECT id FROM papers ORDER BY embedding <=> %s::halfvec LIMIT 5",
-            (np.ones(64, dtype=np.float32),)).fetchall()
+            (np.ones(64, dtype=np.float32),),
+        ).fetchall()
     assert "papers_embedding_idx" in str(plan)
     hits = search.search(embedded, small, "Kolmogorov-Arnold networks", per_page=3).hits
     assert "Kolmogorov" in hits[0].title
@@ -122,7 +119,10 @@ def test_two_backfills_share_the_work_without_overlap(seeded: Database) -> None:
     def run(name: str, emb: _Slow) -> None:
         counts[name] = index.embed_pending(seeded, emb, batch_size=10)
 
-    threads = [threading.Thread(target=run, args=("a", a)), threading.Thread(target=run, args=("b", b))]
+    threads = [
+        threading.Thread(target=run, args=("a", a)),
+        threading.Thread(target=run, args=("b", b)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -138,6 +138,7 @@ def test_new_paper_is_pending_until_the_backfill_runs(embedded: Database, hasher
     assert index.count_pending(embedded, hasher.name) == 1
     assert index.embed_pending(embedded, hasher) == 1
     with embedded.connection() as conn:
-        row = conn.execute("SELECT embedding_model, embedded_at FROM papers WHERE id = %s",
-                           (pid,)).fetchone()
+        row = conn.execute(
+            "SELECT embedding_model, embedded_at FROM papers WHERE id = %s", (pid,)
+        ).fetchone()
     assert row["embedding_model"] == "test-hash" and row["embedded_at"] is not None

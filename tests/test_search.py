@@ -14,16 +14,10 @@ from paperfeed.db import Database
 from paperfeed.model import normalise_title
 from paperfeed.search import Filters, SearchError
 
-from .search_fixtures import (  # noqa: F401 - fixtures
-    HashEmbedder,
-    add_papers,
-    embedded,
-    hasher,
-    minilm,
-    paper,
-    search_templates,
-    seeded,
-)
+from .search_fixtures import HashEmbedder, add_papers, paper
+
+# The seeded/embedded databases, the hash embedder and the real model.
+pytest_plugins = ["tests.search_fixtures"]
 
 
 def _all_hits(db: Database, emb: object, query: str, **kw: object) -> list[search.Hit]:
@@ -76,16 +70,26 @@ def test_unicode_query_finds_accented_title(embedded: Database, hasher) -> None:
 
 
 @pytest.mark.parametrize("query", ["", "   ", "!!!", '""', "-", "x" * 501])
-def test_empty_punctuation_only_or_overlong_query_is_a_400(embedded: Database, hasher, query) -> None:
+def test_empty_punctuation_only_or_overlong_query_is_a_400(
+    embedded: Database, hasher, query
+) -> None:
     with pytest.raises(SearchError) as err:
         search.search(embedded, hasher, query)
     assert err.value.status == 400
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
-       | st.lists(st.sampled_from(['"', "-", "&", "|", "!", ":*", "(", ")", "<->", "OR",
-                                   "'", "\\", "batch", "norm", " "]), max_size=12).map("".join))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
+    | st.lists(
+        st.sampled_from(
+            ['"', "-", "&", "|", "!", ":*", "(", ")", "<->", "OR", "'", "\\", "batch", "norm", " "]
+        ),
+        max_size=12,
+    ).map("".join)
+)
 def test_any_query_either_answers_or_is_a_400(embedded: Database, hasher, query: str) -> None:
     try:
         res = search.search(embedded, hasher, query, per_page=5)
@@ -111,8 +115,13 @@ def test_pages_have_no_duplicates_or_gaps(embedded: Database, hasher) -> None:
 
 
 def test_snippets_escape_html_and_only_marks_are_tags(embedded: Database, hasher) -> None:
-    add_papers(embedded, paper("<script>alert(1)</script> Zebrafish attention",
-                               'We study <b>zebrafish</b> & "quoted" <img src=x onerror=alert(2)>.'))
+    add_papers(
+        embedded,
+        paper(
+            "<script>alert(1)</script> Zebrafish attention",
+            'We study <b>zebrafish</b> & "quoted" <img src=x onerror=alert(2)>.',
+        ),
+    )
     hit = search.search(embedded, hasher, "zebrafish").hits[0]
     assert "&lt;script&gt;" in hit.title_html and "<script" not in hit.title_html
     assert "<mark>Zebrafish</mark>" in hit.title_html
@@ -124,8 +133,12 @@ def test_snippets_escape_html_and_only_marks_are_tags(embedded: Database, hasher
 def test_paper_without_vector_is_found_by_keyword(embedded: Database, hasher) -> None:
     [pid] = add_papers(embedded, paper("Quokka gradients", "Quokka optimisation of nets."))
     with embedded.connection() as conn:
-        assert conn.execute("SELECT embedding FROM papers WHERE id = %s", (pid,)).fetchone()[
-            "embedding"] is None
+        assert (
+            conn.execute("SELECT embedding FROM papers WHERE id = %s", (pid,)).fetchone()[
+                "embedding"
+            ]
+            is None
+        )
     assert search.search(embedded, hasher, "quokka").hits[0].id == pid
 
 
@@ -142,33 +155,54 @@ def test_search_without_embedder_is_keyword_only(embedded: Database) -> None:
 def _filter_corpus(db: Database) -> dict[str, int]:
     ids = add_papers(
         db,
-        paper("Walrus pruning early", published_on=date(2023, 3, 1), organization="Walrus Lab",
-              github_url="https://github.com/w/a", upvotes=3),
-        paper("Walrus pruning late", published_on=date(2025, 6, 1), organization="Other Org",
-              upvotes=40),
-        paper("Walrus pruning middle", published_on=date(2024, 6, 1), organization="walrus lab",
-              upvotes=10),
+        paper(
+            "Walrus pruning early",
+            published_on=date(2023, 3, 1),
+            organization="Walrus Lab",
+            github_url="https://github.com/w/a",
+            upvotes=3,
+        ),
+        paper(
+            "Walrus pruning late",
+            published_on=date(2025, 6, 1),
+            organization="Other Org",
+            upvotes=40,
+        ),
+        paper(
+            "Walrus pruning middle",
+            published_on=date(2024, 6, 1),
+            organization="walrus lab",
+            upvotes=10,
+        ),
     )
     return dict(zip(("early", "late", "middle"), ids))
 
 
 def _walrus(db: Database, emb: HashEmbedder, **kw: object) -> set[int]:
-    return {h.id for h in search.search(db, emb, "walrus pruning", **kw).hits
-            if "walrus" in h.title.lower()}
+    return {
+        h.id
+        for h in search.search(db, emb, "walrus pruning", **kw).hits
+        if "walrus" in h.title.lower()
+    }
 
 
 def test_date_filters_bound_both_ends(embedded: Database, hasher) -> None:
     ids = _filter_corpus(embedded)
-    found = _walrus(embedded, hasher, filters=Filters(date_from=date(2024, 1, 1),
-                                                      date_to=date(2024, 12, 31)))
+    found = _walrus(
+        embedded, hasher, filters=Filters(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31))
+    )
     assert found == {ids["middle"]}
     assert _walrus(embedded, hasher, filters=Filters(date_from=date(2024, 1, 1))) == {
-        ids["middle"], ids["late"]}
+        ids["middle"],
+        ids["late"],
+    }
 
 
 def test_organization_filter_ignores_case(embedded: Database, hasher) -> None:
     ids = _filter_corpus(embedded)
-    res = search.search(embedded, hasher, "walrus pruning", filters=Filters(organization="WALRUS LAB"))
+    res = search.search(
+        embedded, hasher, "walrus pruning", filters=Filters(organization="WALRUS LAB")
+    )
     assert {h.id for h in res.hits} == {ids["early"], ids["middle"]}
 
 
@@ -180,20 +214,36 @@ def test_has_code_filter(embedded: Database, hasher) -> None:
 
 def test_min_upvotes_counts_votes_cast_here(embedded: Database, hasher) -> None:
     ids = _filter_corpus(embedded)
-    assert _walrus(embedded, hasher, filters=Filters(min_upvotes=10)) == {ids["late"], ids["middle"]}
+    assert _walrus(embedded, hasher, filters=Filters(min_upvotes=10)) == {
+        ids["late"],
+        ids["middle"],
+    }
     with embedded.transaction() as conn:
-        users = [conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, 'x')"
-                              " RETURNING id", (f"u{i}@x.org",)).fetchone()["id"] for i in range(8)]
+        users = [
+            conn.execute(
+                "INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id",
+                (f"u{i}@x.org",),
+            ).fetchone()["id"]
+            for i in range(8)
+        ]
         for uid in users:
-            conn.execute("INSERT INTO votes (user_id, paper_id) VALUES (%s, %s)", (uid, ids["early"]))
+            conn.execute(
+                "INSERT INTO votes (user_id, paper_id) VALUES (%s, %s)", (uid, ids["early"])
+            )
     found = search.search(embedded, hasher, "walrus pruning", filters=Filters(min_upvotes=11)).hits
     assert {h.id: h.upvotes for h in found} == {ids["late"]: 40, ids["early"]: 11}
 
 
 def test_sort_by_date_and_by_upvotes(embedded: Database, hasher) -> None:
     ids = _filter_corpus(embedded)
-    by_date = search.search(embedded, hasher, "walrus pruning", sort="date", per_page=100,
-                            filters=Filters(date_from=date(2023, 1, 1))).hits
+    by_date = search.search(
+        embedded,
+        hasher,
+        "walrus pruning",
+        sort="date",
+        per_page=100,
+        filters=Filters(date_from=date(2023, 1, 1)),
+    ).hits
     days = [h.listed_on or h.published_on for h in by_date]
     assert days == sorted(days, reverse=True)
     walruses = [h.id for h in by_date if h.id in ids.values()]

@@ -147,6 +147,81 @@ def ingest_jsonl(
         run_ingest(jsonl.SOURCE, path.name, jsonl.read(path), total=_count_lines(path))
 
 
+@ingest_app.command("bibtex")
+def ingest_bibtex(
+    files: list[Path] = typer.Argument(..., help="BibTeX (.bib) files, e.g. a Zotero export."),
+) -> None:
+    """Import papers from BibTeX files."""
+    from paperfeed.sources import bibtex
+
+    # bibtexparser logs every parse error itself; ours are reported with positions.
+    logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+    for path, data in _read_files(files):
+        run_ingest(bibtex.SOURCE, path.name, list(bibtex.parse(data, path.name)))
+
+
+def _unavailable(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error[/] source unavailable: {exc}", highlight=False)
+    return typer.Exit(3)
+
+
+@ingest_app.command("arxiv")
+def ingest_arxiv(
+    set_spec: str | None = typer.Option(None, "--set", help="OAI-PMH set to harvest, e.g. cs."),
+    since: str | None = typer.Option(
+        None, help="Harvest from this date (YYYY-MM-DD); default: where the last run ended."
+    ),
+    query: str | None = typer.Option(None, help="Atom API search query instead of a harvest."),
+    max_results: int = typer.Option(100, help="With --query: how many results to fetch."),
+) -> None:
+    """Import from arXiv: an OAI-PMH harvest (incremental) or an Atom API search."""
+    from paperfeed.sources import SourceUnavailable, arxiv
+
+    client = arxiv.ArxivClient()
+    if query:
+        try:
+            run_ingest(arxiv.SOURCE, f"query {query}", client.search(query, max_results))
+        except SourceUnavailable as exc:
+            raise _unavailable(exc) from exc
+        return
+    state_key = f"harvest:{set_spec or 'all'}"
+    with open_app() as pf:
+        start = date.fromisoformat(since) if since else None
+        if start is None and (last := catalogue.get_state(pf.db, arxiv.SOURCE, state_key)):
+            start = date.fromisoformat(last)
+
+    def remember(pf: Paperfeed, report: catalogue.IngestReport) -> None:
+        # Advance only after a complete harvest: a failed one repeats from the old date.
+        if client.response_date is not None:
+            catalogue.set_state(pf.db, arxiv.SOURCE, state_key, client.response_date.date().isoformat())
+
+    origin = f"oai set={set_spec or 'all'} from={start or 'beginning'}"
+    try:
+        run_ingest(arxiv.SOURCE, origin, client.harvest(set_spec, start), on_done=remember)
+    except SourceUnavailable as exc:
+        raise _unavailable(exc) from exc
+
+
+@ingest_app.command("hf-daily")
+def ingest_hf_daily(
+    day: str | None = typer.Option(None, "--date", help="Day to fetch (YYYY-MM-DD); default today."),
+    file: Path | None = typer.Option(None, help="Import a saved /api/daily_papers response instead."),
+) -> None:
+    """Import the Hugging Face daily papers of one day."""
+    from paperfeed.sources import SourceUnavailable, hf_daily
+
+    if file is not None:
+        for path, data in _read_files([file]):
+            run_ingest(hf_daily.SOURCE, path.name, list(hf_daily.parse(data, path.name)))
+        return
+    when = date.fromisoformat(day) if day else date.today()
+    try:
+        items = list(hf_daily.fetch(when))
+    except SourceUnavailable as exc:
+        raise _unavailable(exc) from exc
+    run_ingest(hf_daily.SOURCE, f"daily {when.isoformat()}", items, total=len(items))
+
+
 @export_app.command("jsonl")
 def export_jsonl(
     output: Path | None = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
@@ -251,6 +326,11 @@ def serve(
         pf.db.check_schema()
         _ = pf.secret_key
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if pf.settings.scheduler:
+        # One scheduler per `serve` (not per web worker); see docs/delivery.md.
+        from paperfeed import scheduler
+
+        scheduler.start_in_background(open_app())
     uvicorn.run(
         "paperfeed.web:create_app_from_env",
         factory=True,
@@ -267,12 +347,13 @@ app.add_typer(digest_app, name="digest")
 
 
 def _parse_now(value: str | None):
-    from datetime import datetime, timezone
+    """--now for the digest commands: an ISO 8601 moment (UTC unless it says), default now."""
+    from datetime import UTC, datetime
 
     if not value:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @digest_app.command("preview")
@@ -303,7 +384,7 @@ def digest_preview(
 
 @digest_app.command("send")
 def digest_send(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; write and send nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; send nothing."),
     now: str | None = typer.Option(None, help="Pretend it is this time (ISO 8601, UTC default)."),
 ) -> None:
     """Queue every due digest in the outbox, then send the outbox (crash-safe; rerun freely)."""
@@ -324,6 +405,35 @@ def digest_send(
         typer.echo(f"due={q.due} queued={q.queued} empty={q.empty} sent={s.sent} "
                    f"retried={s.retried} failed={s.failed} cancelled={s.cancelled} "
                    f"uncertain={s.uncertain}")
+
+
+@app.command("worker")
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run the due jobs once and exit (for cron)."),
+) -> None:
+    """Run the scheduler alone: ingestion at PAPERFEED_INGEST_HOURS and the digest runs."""
+    import signal
+
+    from paperfeed import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with open_app() as pf:
+        sched = scheduler.Scheduler(pf, scheduler.default_jobs(pf))
+        if once:
+            for future in sched.tick():
+                typer.echo(future.result())
+            return
+        signal.signal(signal.SIGTERM, lambda *_: sched.stop())
+        try:
+            sched.run_forever()
+        except KeyboardInterrupt:
+            sched.stop()
+
+
+# Search commands: `paperfeed embed` and `paperfeed search` (see search_cli.py).
+from paperfeed import search_cli  # noqa: E402
+
+search_cli.register(app, open_app, progress_bar, console)
 
 
 def main() -> None:  # pragma: no cover - console entry point

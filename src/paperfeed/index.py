@@ -70,8 +70,10 @@ def ensure_dimension(db: Database, dim: int) -> bool:
         conn.execute(
             f"ALTER TABLE papers ALTER COLUMN embedding TYPE halfvec({int(dim)}) USING NULL"
         )
-        conn.execute("UPDATE papers SET embedding_model = NULL, embedded_at = NULL"
-                     " WHERE embedding_model IS NOT NULL")
+        conn.execute(
+            "UPDATE papers SET embedding_model = NULL, embedded_at = NULL"
+            " WHERE embedding_model IS NOT NULL"
+        )
         conn.execute(
             "CREATE INDEX papers_embedding_idx ON papers"
             f" USING hnsw (embedding halfvec_cosine_ops) WITH ({HNSW_OPTIONS})"

@@ -153,8 +153,9 @@ def _dense(
     rows = conn.execute(
         "WITH near AS MATERIALIZED ("
         "  SELECT p.id, p.embedding <=> %(vec)s::halfvec AS dist FROM papers p"
-        "  WHERE p.embedding IS NOT NULL AND p.embedding_model = %(model)s" + where +
-        "  ORDER BY p.embedding <=> %(vec)s::halfvec LIMIT %(limit)s)"
+        "  WHERE p.embedding IS NOT NULL AND p.embedding_model = %(model)s"
+        + where
+        + "  ORDER BY p.embedding <=> %(vec)s::halfvec LIMIT %(limit)s)"
         " SELECT id FROM near ORDER BY dist, id",
         {**params, "vec": vector, "model": model, "limit": limit},
     ).fetchall()
@@ -285,8 +286,11 @@ def similar(
         if me["embedding"] is None:
             # Not embedded yet: its title's words find the nearest papers instead.
             found = lexical.candidates(
-                conn, lexical.analyse(conn, lexical.parse(me["title"]), _TERM_STATS.get(conn)),
-                where, params, limit,
+                conn,
+                lexical.analyse(conn, lexical.parse(me["title"]), _TERM_STATS.get(conn)),
+                where,
+                params,
+                limit,
             )
         else:
             # Identical text gives distance ~0: a copy under another id, not a neighbour.
@@ -294,8 +298,7 @@ def similar(
             _set_ann(conn, limit)
             vec = np.asarray(me["embedding"].to_numpy(), dtype=np.float32)
             found = [
-                (pid, 0.0)
-                for pid in _dense(conn, vec, me["embedding_model"], where, params, limit)
+                (pid, 0.0) for pid in _dense(conn, vec, me["embedding_model"], where, params, limit)
             ]
         hits = fetch_hits(conn, [pid for pid, _ in found], None)
         if me["embedding"] is not None:

@@ -21,7 +21,7 @@ UPVOTES = "(p.imported_upvotes + (SELECT count(*) FROM votes v WHERE v.paper_id 
 START, STOP = "\ue000", "\ue001"
 _TITLE_OPTIONS = f"HighlightAll=true, StartSel={START}, StopSel={STOP}"
 _ABSTRACT_OPTIONS = (
-    f"MaxWords=45, MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \","
+    f'MaxWords=45, MinWords=20, MaxFragments=2, FragmentDelimiter=" … ",'
     f" StartSel={START}, StopSel={STOP}"
 )
 # Without a keyword query (semantic-only or similar papers) the snippet is the abstract's start.

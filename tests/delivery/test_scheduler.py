@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import UTC, date, datetime
 
 from paperfeed import catalogue, digest, scheduler
+from paperfeed.app import Paperfeed
 from paperfeed.delivery.candidates import CandidateFinder
 from paperfeed.model import Paper, Record
 
@@ -135,10 +137,8 @@ def test_ingest_jobs_use_the_sources_and_remember_where_they_stopped(mpf) -> Non
             )
         ]
 
-    pf = mpf
-    settings = pf.settings
-    object.__setattr__(settings, "arxiv_sets", "cs")
-    object.__setattr__(settings, "hf_daily", True)
+    settings = dataclasses.replace(mpf.settings, arxiv_sets="cs", hf_daily=True)
+    pf = Paperfeed(settings, database=mpf.db)
     jobs = scheduler.default_jobs(pf, arxiv_client=FakeArxiv, hf_fetch=hf_fetch)
     assert [j.name for j in jobs] == ["digest", "ingest:arxiv:cs", "ingest:hf_daily"]
     for job in jobs[1:]:

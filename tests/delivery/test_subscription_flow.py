@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -15,7 +15,7 @@ from paperfeed.delivery.candidates import CandidateFinder
 
 from .conftest import Mailbox, add_papers, csrf_of
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def _subscribe(client, email: str = "new@example.com", **form: str):
@@ -79,7 +79,7 @@ def test_confirm_link_activates_once_and_digests_follow(client, mpf, mailbox: Ma
         conn.execute("UPDATE subscriptions SET confirmed_at = '2000-01-01'")
     mailbox.clear()
     # 09:00 Paris on the 24th is past the 08:00 slot: the first digest goes out.
-    report = _send(mpf, datetime(2026, 11, 24, 8, 30, tzinfo=timezone.utc))
+    report = _send(mpf, datetime(2026, 11, 24, 8, 30, tzinfo=UTC))
     assert report.sent.sent == 1
     [msg] = mailbox.to("new@example.com")
     assert "Paper One" in msg.get_body(("plain",)).get_content()

@@ -57,6 +57,17 @@ def paper(title: str, day: date, upvotes: int = 0, **fields) -> Paper:
     return Paper(title=title, listed_on=day, published_on=day, upvotes=upvotes, **fields)
 
 
+@pytest.fixture(autouse=True)
+def keyword_search_only(pf: Paperfeed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Web tests search by keyword: loading the embedding model would add seconds per run.
+
+    (The hybrid path is the search module's to test; the e2e test runs it for real.)
+    """
+    from paperfeed.web import finder
+
+    monkeypatch.setitem(finder._embedders, pf.settings.embedding_model, None)
+
+
 @pytest.fixture
 def app(pf: Paperfeed):
     return create_app(pf)

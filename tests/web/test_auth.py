@@ -211,3 +211,50 @@ def test_api_token_authenticates_without_csrf(signed_in):
         assert me.json()["email"] == signed_in.email
         bad = script.get("/api/me", headers={"Authorization": "Bearer pf_wrong"})
         assert bad.status_code == 401
+
+
+def test_password_reset_link_is_emailed_when_smtp_works(settings, caplog):
+    from dataclasses import replace
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    from paperfeed.app import Paperfeed
+    from paperfeed.web import create_app
+    from tests.web.server import free_port
+
+    received = []
+
+    class Catch(Sink):
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    smtp = Controller(Catch(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        with (
+            Paperfeed(replace(settings, smtp_port=port)) as pf,
+            TestClient(create_app(pf)) as c,
+            caplog.at_level(logging.INFO, "paperfeed.web.mail"),
+        ):
+            sign_up(c, "mailme@example.org", "old password")
+            c.post("/forgot", data={"email": "mailme@example.org", "csrf_token": csrf_of(c)})
+    finally:
+        smtp.stop()
+    [envelope] = received
+    assert envelope.rcpt_tos == ["mailme@example.org"]
+    assert "/reset?token=" in envelope.content.decode()
+    assert "reset?token" not in caplog.text  # the secret link is not logged when mailed
+
+
+def test_expired_session_is_refused_and_purged(client, pf):
+    sign_up(client)
+    assert client.get("/api/me").status_code == 200
+    with pf.db.transaction() as conn:
+        conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+    assert client.get("/api/me").status_code == 401
+    with pf.db.transaction() as conn:
+        assert accounts.purge_expired(conn) == 1
+        assert conn.execute("SELECT count(*) AS n FROM sessions").fetchone()["n"] == 0

@@ -9,12 +9,15 @@ autoescapes them and header values are stripped of line breaks.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +25,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperfeed.config import Settings
-from paperfeed.delivery import tokens
+from paperfeed.delivery import mime, tokens
 from paperfeed.delivery.subscriptions import Subscription
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "email"
@@ -31,6 +34,8 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     keep_trailing_newline=True,
 )
+_text = _env.get_template("digest.txt")
+_html = _env.get_template("digest.html")
 # A sentence ends at . ! or ? followed by space and an upper-case letter or digit;
 # "e.g. the" and "Fig. 3" mostly survive because a lower-case word follows.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -134,7 +139,7 @@ def _paper_view(paper: dict[str, Any], links: Links) -> dict[str, Any]:
     }
 
 
-def digest_message(
+def digest_bytes(
     settings: Settings,
     secret_key: str,
     sub: Subscription,
@@ -144,10 +149,16 @@ def digest_message(
     msg_id: str,
     subject: str,
     created_at: datetime,
-) -> EmailMessage:
-    """The complete digest email (headers, text and HTML parts) for one period."""
+) -> mime.Outgoing:
+    """The complete digest (headers, text and HTML parts) for one period, ready to send.
+
+    Deterministic: the same row renders to the same bytes (Date is the outbox
+    row's creation, the boundary derives from the Message-ID, links carry no
+    timestamp), so a retried copy is byte-for-byte the first one.
+    """
     links = Links(settings.base_url, secret_key)
     unsubscribe_url = links.unsubscribe(sub)
+    host = urlsplit(settings.base_url).hostname or "localhost"
     context = {
         "subject": subject,
         "heading": sub.label,
@@ -158,25 +169,36 @@ def digest_message(
         "papers": [_paper_view(p, links) for p in papers],
         "recipient": sub.email,
         "site_url": links.site(),
-        "site_name": urlsplit(settings.base_url).hostname or "paperfeed",
+        "site_name": host,
         "manage_url": links.manage(sub),
         "unsubscribe_url": unsubscribe_url,
     }
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = settings.mail_from
-    msg["To"] = sub.email
-    msg["Message-ID"] = msg_id
-    # The Date of the first attempt: a retried copy is byte-for-byte the same message.
-    msg["Date"] = format_datetime(created_at)
-    msg["List-Id"] = f"paperfeed digest <digest.{urlsplit(settings.base_url).hostname}>"
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["Precedence"] = "bulk"
-    msg.set_content(_env.get_template("digest.txt").render(context))
-    msg.add_alternative(_env.get_template("digest.html").render(context), subtype="html")
-    return msg
+    headers = [
+        ("Subject", mime.header_value(subject)),
+        ("From", mime.address(settings.mail_from)),
+        ("To", sub.email),
+        ("Message-ID", msg_id),
+        ("Date", format_datetime(created_at)),
+        ("List-Id", f"paperfeed digest <digest.{host}>"),
+        ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Auto-Submitted", "auto-generated"),
+        ("Precedence", "bulk"),
+    ]
+    data = mime.alternative(
+        headers,
+        _text.render(context),
+        _html.render(context),
+        "pf-" + hashlib.sha256(msg_id.encode()).hexdigest()[:32],
+    )
+    sender = parseaddr(settings.mail_from)[1]
+    return mime.Outgoing(sender, sub.email, data, msg_id)
+
+
+def digest_message(*args: Any, **kwargs: Any) -> EmailMessage:
+    """`digest_bytes` parsed back into an EmailMessage (previews and tests)."""
+    raw = digest_bytes(*args, **kwargs).data
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
 
 def confirmation_message(settings: Settings, secret_key: str, sub: Subscription) -> EmailMessage:

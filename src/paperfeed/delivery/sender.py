@@ -1,23 +1,24 @@
 """Sending the outbox: each row is sent exactly once, across crashes and instances.
 
-The protocol for one row (every step is its own committed statement):
+The protocol for one row (each step a committed statement before the next):
 
-1. Claim: take a session advisory lock on the row (`pg_try_advisory_lock`),
-   re-read it, and set status 'sending', attempts + 1. The lock lives as long
-   as this process's database connection: if the sender dies, PostgreSQL drops
-   the connection and the lock with it, and the next run takes the row over at
-   once (no lease to wait out); while the sender lives no one else touches it.
+1. Claim: take a session advisory lock on the row (`pg_try_advisory_lock`)
+   and set status 'sending', attempts + 1 (rows are claimed a batch at a
+   time). The lock lives as long as this sender's database session: if the
+   sender dies, PostgreSQL ends the session and frees the lock, and the next
+   run takes the row over at once (no lease to wait out); while the sender
+   lives, no other sender touches the row.
 2. MAIL, RCPT, DATA and the whole body go to the server.
-3. Just before the DATA terminator, set status 'committing'.
-4. The terminator; on the server's 250, set status 'sent'.
+3. Just before the DATA terminator: status 'committing' (synchronous commit).
+4. The terminator; on the server's 250: status 'sent'.
 
 A row found 'pending' or 'sending' by a later run was never accepted by the
-server (the terminator is only written after 'committing' is durable), so
-sending it is safe. A row found 'committing' is the one uncertain case: the
+server (the terminator is only written once 'committing' is durable), so it
+is sent again safely. A row found 'committing' is the one uncertain case: the
 sender died (or the connection broke) between writing the terminator and
 recording the 250, so the server may or may not hold the message. It is sent
-again with the *same* Message-ID and Date (never skipped); `uncertain_resends`
-counts these. See docs/delivery.md for why no SMTP client can do better.
+again, byte-identical (same Message-ID, Date and body), never skipped;
+`uncertain_resends` counts these. docs/delivery.md explains the choice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 # Advisory-lock namespace of outbox rows: key = OUTBOX_LOCK << 32 | row id.
 OUTBOX_LOCK = 7_240_004
 MAX_ATTEMPTS = 8
-BATCH = 200
+BATCH = 100
 
 
 def backoff(attempts: int) -> timedelta:
@@ -61,29 +63,40 @@ class SendReport:
     uncertain: int = 0  # 'committing' rows taken over from a dead sender
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: SendReport) -> None:
+        for name in ("sent", "retried", "failed", "cancelled", "uncertain"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
 
 def _lock_key(row_id: int) -> int:
     return (OUTBOX_LOCK << 32) | row_id
 
 
-def _claim(conn: psycopg.Connection, row_id: int) -> dict | None:
-    """Lock and mark one row 'sending'; None if another sender holds it or it is done."""
-    got = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(row_id),)).fetchone()
-    if not got["ok"]:
-        return None
-    row = conn.execute(
+def _claim(conn: psycopg.Connection, ids: list[int]) -> list[dict]:
+    """Lock the rows no other sender holds and mark them 'sending'; return them by id."""
+    locked = [
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM unnest(%s::bigint[]) AS c(id) WHERE pg_try_advisory_lock(%s::bigint"
+            " << 32 | id)",
+            (ids, OUTBOX_LOCK),
+        ).fetchall()
+    ]
+    if not locked:
+        return []
+    # Re-checked under the lock: a row sent by another sender since it was listed is left.
+    rows = conn.execute(
         "UPDATE digest_outbox o SET status = 'sending', attempts = o.attempts + 1,"
         "   claimed_at = now(),"
         "   uncertain_resends = o.uncertain_resends + (o.status = 'committing')::int"
         " FROM digest_outbox old"
-        " WHERE o.id = %s AND old.id = o.id"
+        " WHERE o.id = ANY(%s) AND old.id = o.id"
         "   AND o.status IN ('pending', 'sending', 'committing')"
         " RETURNING o.*, old.status AS previous",
-        (row_id,),
-    ).fetchone()
-    if row is None:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(row_id),))
-    return row
+        (locked,),
+    ).fetchall()
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def _release_papers(conn: psycopg.Connection, row_id: int) -> None:
@@ -92,7 +105,7 @@ def _release_papers(conn: psycopg.Connection, row_id: int) -> None:
 
 
 def _record_failure(
-    conn: psycopg.Connection, row: dict, error: PermanentFailure | TemporaryFailure, final: bool
+    conn: psycopg.Connection, row: dict, error: PermanentFailure | TemporaryFailure
 ) -> None:
     hard = isinstance(error, PermanentFailure) and error.hard_bounce
     with conn.transaction():
@@ -103,14 +116,13 @@ def _record_failure(
         )
         conn.execute(
             "INSERT INTO delivery_failures (outbox_id, subscription_id, recipient, smtp_code,"
-            " message, permanent, hard_bounce) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            " message, permanent, hard_bounce) VALUES (%s, %s, %s, %s, %s, true, %s)",
             (
                 row["id"],
                 row["subscription_id"],
                 row["recipient"],
                 error.code,
                 str(error)[:1000],
-                final,
                 hard,
             ),
         )
@@ -119,115 +131,107 @@ def _record_failure(
             subscriptions.record_hard_bounce(conn, row["subscription_id"], str(error))
 
 
-def _message(conn: psycopg.Connection, settings: Settings, secret_key: str, row: dict):
-    sub = subscriptions.get(conn, row["subscription_id"])
-    if sub is None or sub.status != "active":
-        return None
-    papers = ranking.papers_by_ids(conn, list(row["paper_ids"]))
-    return compose.digest_message(
-        settings,
-        secret_key,
-        sub,
-        papers,
-        period_key=row["period_key"],
-        msg_id=row["message_id"],
-        subject=row["subject"],
-        created_at=row["created_at"],
-    )
+class _Batch:
+    """The subscriptions and papers of a batch of rows, fetched in two queries."""
+
+    def __init__(self, conn: psycopg.Connection, rows: list[dict]) -> None:
+        self.subs = subscriptions.get_many(conn, [r["subscription_id"] for r in rows])
+        ids = sorted({pid for r in rows for pid in r["paper_ids"]})
+        self.papers = {p["id"]: p for p in ranking.papers_by_ids(conn, ids)}
+
+    def message(self, settings: Settings, secret_key: str, row: dict):
+        sub = self.subs.get(row["subscription_id"])
+        if sub is None or sub.status != "active":
+            return None
+        papers = [self.papers[i] for i in row["paper_ids"] if i in self.papers]
+        return compose.digest_bytes(
+            settings,
+            secret_key,
+            sub,
+            papers,
+            period_key=row["period_key"],
+            msg_id=row["message_id"],
+            subject=row["subject"],
+            created_at=row["created_at"],
+        )
 
 
-def send_one(
-    conn: psycopg.Connection,
-    mailer: Mailer,
-    settings: Settings,
-    secret_key: str,
-    row_id: int,
-    report: SendReport,
-) -> None:
-    """Claim, send and mark one outbox row (no-op if someone else holds it)."""
-    row = _claim(conn, row_id)
-    if row is None:
+def send_row(conn: psycopg.Connection, mailer: Mailer, row: dict, msg, report: SendReport) -> None:
+    """Send one claimed row and record the outcome (the caller holds its lock)."""
+    row_id = row["id"]
+    if row["previous"] == "committing":
+        report.uncertain += 1
+        log.warning("outbox %s: a sender died after DATA; resending %s", row_id, row["message_id"])
+    if msg is None:  # unsubscribed or paused since it was queued
+        conn.execute("UPDATE digest_outbox SET status = 'cancelled' WHERE id = %s", (row_id,))
+        _release_papers(conn, row_id)
+        report.cancelled += 1
         return
+    committed = False
+
+    def mark_committing() -> None:
+        nonlocal committed
+        conn.execute("UPDATE digest_outbox SET status = 'committing' WHERE id = %s", (row_id,))
+        committed = True
+
     try:
-        if row["previous"] == "committing":
-            report.uncertain += 1
-            log.warning(
-                "outbox %s: sender died after DATA; resending %s", row_id, row["message_id"]
-            )
-        msg = _message(conn, settings, secret_key, row)
-        if msg is None:  # unsubscribed or paused since it was queued
-            conn.execute("UPDATE digest_outbox SET status = 'cancelled' WHERE id = %s", (row_id,))
-            _release_papers(conn, row_id)
-            report.cancelled += 1
-            return
-        committed = False
-
-        def mark_committing() -> None:
-            nonlocal committed
-            conn.execute("UPDATE digest_outbox SET status = 'committing' WHERE id = %s", (row_id,))
-            committed = True
-
-        try:
-            reply = mailer.send(msg, before_commit=mark_committing)
-        except PermanentFailure as exc:
-            _record_failure(conn, row, exc, final=True)
+        mailer.send(msg, before_commit=mark_committing)
+    except PermanentFailure as exc:
+        _record_failure(conn, row, exc)
+        report.failed += 1
+        report.errors.append(f"{row['recipient']}: {exc}")
+        return
+    except TemporaryFailure as exc:
+        if row["attempts"] >= MAX_ATTEMPTS:
+            _record_failure(conn, row, exc)
             report.failed += 1
             report.errors.append(f"{row['recipient']}: {exc}")
             return
-        except TemporaryFailure as exc:
-            if row["attempts"] >= MAX_ATTEMPTS:
-                _record_failure(conn, row, exc, final=True)
-                report.failed += 1
-                report.errors.append(f"{row['recipient']}: {exc}")
-                return
-            # After the terminator the server may hold the message: stay
-            # 'committing' so that the retry is counted as uncertain.
-            conn.execute(
-                "UPDATE digest_outbox SET status = %s, next_attempt_at = now() + %s,"
-                " last_error = %s, smtp_code = %s WHERE id = %s",
-                (
-                    "committing" if committed else "pending",
-                    backoff(row["attempts"]),
-                    str(exc)[:1000],
-                    exc.code,
-                    row_id,
-                ),
-            )
-            report.retried += 1
-            return
+        # After the terminator the server may hold the message: the row stays
+        # 'committing' so that the retry is counted as uncertain.
+        conn.execute(
+            "UPDATE digest_outbox SET status = %s, next_attempt_at = now() + %s,"
+            " last_error = %s, smtp_code = %s WHERE id = %s",
+            (
+                "committing" if committed else "pending",
+                backoff(row["attempts"]),
+                str(exc)[:1000],
+                exc.code,
+                row_id,
+            ),
+        )
+        report.retried += 1
+        return
+    # Asynchronous commit: the sender does not wait for the WAL flush. A sender
+    # crash cannot lose it (the server has the statement); only a crash of the
+    # database server itself within ~0.2 s could, and the row would then read
+    # 'committing' and be resent as an uncertain copy (same Message-ID).
+    with conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(
             "UPDATE digest_outbox SET status = 'sent', sent_at = now(), smtp_code = 250,"
             " last_error = NULL WHERE id = %s",
             (row_id,),
         )
-        log.debug("outbox %s sent: %s", row_id, reply)
-        report.sent += 1
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(row_id),))
+    report.sent += 1
 
 
-def deliver(
+def _sender_loop(
     db: Database,
     settings: Settings,
     secret_key: str,
-    *,
-    mailer: Mailer | None = None,
-    limit: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> SendReport:
-    """Send every outbox row that is due (new, retry time reached, or orphaned by a crash)."""
-    report = SendReport()
-    own_mailer = mailer is None
-    mailer = mailer or Mailer(settings)
-    done = 0
-    try:
-        with db.connection() as conn:
-            conn.execute(
-                "SELECT set_config('application_name', %s, false)",
-                (f"paperfeed-sender {socket.gethostname()}:{os.getpid()}",),
-            )
+    mailer: Mailer,
+    report: SendReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    with db.connection() as conn:
+        conn.execute(
+            "SELECT set_config('application_name', %s, false)",
+            (f"paperfeed-sender {socket.gethostname()}:{os.getpid()}",),
+        )
+        try:
             last_id = 0
-            while limit is None or done < limit:
+            while True:
                 ids = [
                     r["id"]
                     for r in conn.execute(
@@ -238,17 +242,65 @@ def deliver(
                     ).fetchall()
                 ]
                 if not ids:
-                    break
-                for row_id in ids:
-                    send_one(conn, mailer, settings, secret_key, row_id, report)
-                    done += 1
+                    return
+                last_id = ids[-1]
+                rows = _claim(conn, ids)
+                batch = _Batch(conn, rows)
+                for row in rows:
+                    send_row(conn, mailer, row, batch.message(settings, secret_key, row), report)
                     if progress:
                         progress(1)
-                    if limit is not None and done >= limit:
-                        break
-                last_id = ids[-1]
+                conn.execute(
+                    "SELECT pg_advisory_unlock(%s::bigint << 32 | id) FROM unnest(%s::bigint[]) id",
+                    (OUTBOX_LOCK, [r["id"] for r in rows]),
+                )
+        finally:
+            # Whatever happened, the pooled session must not keep row locks.
             conn.execute("SELECT pg_advisory_unlock_all()")
-    finally:
-        if own_mailer:
-            mailer.close()
-    return report
+
+
+def deliver(
+    db: Database,
+    settings: Settings,
+    secret_key: str,
+    *,
+    mailer: Mailer | None = None,
+    senders: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> SendReport:
+    """Send every outbox row that is due (new, retry time reached, or orphaned by a crash).
+
+    `senders` > 1 runs that many loops in threads, each with its own database
+    session and SMTP connection; the row locks keep them off each other's rows.
+    """
+    if senders <= 1:
+        report = SendReport()
+        own = mailer is None
+        mailer = mailer or Mailer(settings)
+        try:
+            _sender_loop(db, settings, secret_key, mailer, report, progress)
+        finally:
+            if own:
+                mailer.close()
+        return report
+    reports = [SendReport() for _ in range(senders)]
+    errors: list[BaseException] = []
+
+    def loop(report: SendReport) -> None:
+        try:
+            with Mailer(settings) as own_mailer:
+                _sender_loop(db, settings, secret_key, own_mailer, report, progress)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(r,)) for r in reports]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    total = SendReport()
+    for r in reports:
+        total.add(r)
+    return total

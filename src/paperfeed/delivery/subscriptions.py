@@ -78,7 +78,8 @@ def _row(row: dict[str, Any] | None) -> Subscription | None:
 def normalise_email(email: str) -> str:
     """Trim an address and check its shape; raise SubscriptionError if unusable."""
     cleaned = (email or "").strip()
-    if len(cleaned) > 320 or not _EMAIL.match(cleaned):
+    # ASCII only: an internationalised address would need SMTPUTF8 end to end.
+    if len(cleaned) > 320 or not cleaned.isascii() or not _EMAIL.match(cleaned):
         raise SubscriptionError("Please enter a valid email address.")
     return cleaned
 
@@ -268,3 +269,12 @@ def active(conn: psycopg.Connection) -> list[Subscription]:
         f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active' ORDER BY id"  # noqa: S608 - constant SQL
     ).fetchall()
     return [Subscription(**r) for r in rows]
+
+
+def get_many(conn: psycopg.Connection, ids: list[int]) -> dict[int, Subscription]:
+    """Subscriptions by id (unknown ids left out)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE id = ANY(%s)",  # noqa: S608 - constant SQL
+        (ids,),
+    ).fetchall()
+    return {r["id"]: Subscription(**r) for r in rows}

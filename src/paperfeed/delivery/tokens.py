@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 CONFIRM = "paperfeed.confirm"
 MANAGE = "paperfeed.manage"
@@ -31,18 +31,29 @@ class TokenPayload:
     value: str
 
 
+def _serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
+    # Only confirmation links expire, so only they carry a timestamp; the others
+    # are the same string every time, which keeps a re-sent digest byte-identical.
+    if purpose == CONFIRM:
+        return URLSafeTimedSerializer(secret_key, salt=purpose)
+    return URLSafeSerializer(secret_key, salt=purpose)
+
+
 def make_token(secret_key: str, purpose: str, subscription_id: int, value: str) -> str:
     """Sign (subscription id, value) for one purpose."""
-    return URLSafeTimedSerializer(secret_key, salt=purpose).dumps([subscription_id, value])
+    return _serializer(secret_key, purpose).dumps([subscription_id, value])
 
 
 def read_token(
     secret_key: str, purpose: str, token: str, max_age: int | None = None
 ) -> TokenPayload:
     """Check a token's signature (and age); raise InvalidToken when it does not hold."""
-    serializer = URLSafeTimedSerializer(secret_key, salt=purpose)
+    serializer = _serializer(secret_key, purpose)
     try:
-        data = serializer.loads(token, max_age=max_age)
+        if isinstance(serializer, URLSafeTimedSerializer):
+            data = serializer.loads(token, max_age=max_age)
+        else:
+            data = serializer.loads(token)
     except SignatureExpired as exc:
         raise InvalidToken("this link has expired") from exc
     except BadSignature as exc:

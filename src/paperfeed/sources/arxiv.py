@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
@@ -106,9 +106,13 @@ def find_github_url(*texts: str | None) -> str | None:
 
 def split_author_list(text: str) -> list[str]:
     """Split "A. One, B. Two and C. Three" into names, dropping parenthesised affiliations."""
-    previous = None
-    while previous != text:  # affiliations nest: "((1) Univ X, (2) Univ Y)"
-        previous, text = text, _PARENS.sub(" ", text)
+    # One space between words first: the separator pattern then cannot backtrack over
+    # long runs of whitespace (hostile input would make that quadratic).
+    text = " ".join(text.split())
+    for _ in range(3):  # affiliations nest once, "((1) Univ X, (2) Univ Y)"; deeper is not one
+        text, removed = _PARENS.subn(" ", text)
+        if not removed:
+            break
     names = (" ".join(part.split()) for part in _AUTHOR_SEPARATORS.split(text))
     return [name for name in names if name]
 
@@ -126,7 +130,7 @@ def _repair_utf8(data: bytes) -> tuple[bytes, bool]:
     declares another encoding is left to the XML parser.
     """
     declared = _XML_ENCODING.match(data[:200])
-    if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
         return data, False
     try:
         data.decode("utf-8")
@@ -445,6 +449,8 @@ def _arxiv_raw_format(body: ET.Element, position: str, oai_raw: dict[str, Any]) 
 
 # ---------------------------------------------------------------- live client
 
+_Page = TypeVar("_Page", AtomPage, OaiPage)
+
 
 @dataclass
 class ArxivClient:
@@ -513,7 +519,7 @@ class ArxivClient:
             if page.entries == 0 or (total is not None and start >= total):
                 break
 
-    def _fetch_page(self, url: str, parse: Callable[[bytes, str], Any]) -> Any:
+    def _fetch_page(self, url: str, parse: Callable[[bytes, str], _Page]) -> _Page:
         """GET and parse one page; a cut-off body is retried like a 503."""
         for attempt in range(self.max_retries + 1):
             page = parse(self._get(url), url)

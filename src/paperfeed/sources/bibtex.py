@@ -49,7 +49,8 @@ MAX_DECODE = 2 * MAX_ABSTRACT
 MAX_RAW_FIELD = MAX_ABSTRACT
 
 _LATEX = LatexNodes2Text(math_mode="verbatim")
-_NO_BRACES = str.maketrans({"{": None, "}": None, "~": " "})
+# "~" is a tie (a non-breaking space), as pylatexenc renders it.
+_NO_BRACES = str.maketrans({"{": None, "}": None, "~": "\xa0"})
 _AND = re.compile(r"(\s+and\s+)", re.IGNORECASE)
 _BLOCK_KEY = re.compile(r"@\s*(\w+)\s*[{(]\s*([^,\s{}()=]+)")
 _ARXIV_IN_TEXT = re.compile(r"arxiv:\s*([\w./-]+)", re.IGNORECASE)
@@ -159,7 +160,7 @@ def decode_latex(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """The LaTeX-free fast path: drop grouping braces, ~ is a space, -- and --- are dashes."""
+    """The LaTeX-free fast path: drop grouping braces, ~ is a tie, -- and --- are dashes."""
     return text.translate(_NO_BRACES).replace("---", "\u2014").replace("--", "\u2013")
 
 

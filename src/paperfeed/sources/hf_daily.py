@@ -36,6 +36,10 @@ class _Invalid(ValueError):
     """An entry that cannot become a Record; the message is the BadRecord reason."""
 
 
+class _NotAList(ValueError):
+    """Valid JSON that is not the list of entries (the API's {"error": …} replies)."""
+
+
 def download(
     day: date,
     *,
@@ -84,8 +88,11 @@ def parse(data: bytes, origin: str) -> Iterator[Item]:
                 yield _entry(entry, position)
             except _Invalid as exc:
                 yield BadRecord(SOURCE, position, str(exc))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, not a list, absurd nesting
-        yield BadRecord(SOURCE, f"{origin}: after entry {number}", f"malformed JSON ({exc})")
+    except _NotAList as exc:
+        yield BadRecord(SOURCE, origin, str(exc))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError; RecursionError: absurd nesting
+        reason = f"malformed JSON, nothing read from here on ({exc})"
+        yield BadRecord(SOURCE, f"{origin}: entry {number + 1}", reason)
 
 
 def _array_elements(text: str) -> Iterator[Any]:
@@ -99,7 +106,7 @@ def _array_elements(text: str) -> Iterator[Any]:
     if not text.startswith("[", at):
         value = json.loads(text)  # raises for garbage; a valid non-list is reported below
         detail = f": {value.get('error')}" if isinstance(value, dict) and "error" in value else ""
-        raise ValueError(f"expected a list of entries, got {type(value).__name__}{detail}")
+        raise _NotAList(f"expected a list of entries, got {type(value).__name__}{detail}")
     at = _WHITESPACE.match(text, at + 1).end()
     if text.startswith("]", at):
         return

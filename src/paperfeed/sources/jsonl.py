@@ -31,7 +31,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from paperfeed.model import BadRecord, Item, Paper, Record, normalise_arxiv_id
+from paperfeed.model import BadRecord, Item, Paper, Record, clean_text, normalise_arxiv_id
 from paperfeed.sources.arxiv import split_author_list
 
 SOURCE = "jsonl"
@@ -191,66 +191,76 @@ def _records(obj: Any, position: str) -> tuple[tuple[str, str] | None, list[Reco
         paper_id = obj.get("id")
         if paper_id is not None and (not isinstance(paper_id, int) or isinstance(paper_id, bool)):
             raise _Invalid(f"id is not an integer: {paper_id!r:.60}")
-        paper = _paper(obj, plain=False)
+        fields = _paper_fields(obj, plain=False)
+        _count(obj, "upvotes", default=0)  # the merged count is not imported, but must be sane
         # Every sighting of the line is imported or none is: half a paper is not a round trip.
         records = [
-            _sighting(paper, entry, f"{position} (source {number})")
+            _sighting(fields, entry, position, number)
             for number, entry in enumerate(sources, start=1)
         ]
         return (("paper id", str(paper_id)) if paper_id is not None else None), records
-    paper = _paper(obj, plain=True)
-    identity = paper.identity
+    paper = Paper(**_paper_fields(obj, plain=True), upvotes=_count(obj, "upvotes", default=0))
+    # The identity of the paper as validation will leave it (control characters dropped).
+    identity = replace(paper, title=clean_text(paper.title)).identity
     key = ("paper", repr(identity)) if identity != "title:" else None
     return key, [Record(paper, SOURCE, identity, position, obj)]
 
 
-def _sighting(paper: Paper, entry: Any, position: str) -> Record:
-    if not isinstance(entry, dict):
-        raise _Invalid(f"{position}: a source entry is not an object")
-    name, key = entry.get("source"), entry.get("external_key")
-    if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
-        raise _Invalid(f"{position}: source and external_key must be non-empty strings")
-    raw = entry.get("raw")
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise _Invalid(f"{position}: raw is not an object")
-    return Record(
-        paper=replace(paper, upvotes=_count(entry, "upvotes", default=0)),
-        source=name,
-        external_key=key,
-        position=position,
-        raw=raw,
-        first_seen=_moment(entry.get("first_seen"), "first_seen"),
-        last_seen=_moment(entry.get("last_seen"), "last_seen"),
-    )
+def _sighting(fields: dict[str, Any], entry: Any, position: str, number: int) -> Record:
+    """One "sources" entry of an export line as a Record; raises _Invalid naming the entry."""
+    try:
+        if not isinstance(entry, dict):
+            raise _Invalid("not an object")
+        name, key = entry.get("source"), entry.get("external_key")
+        if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
+            raise _Invalid("source and external_key must be non-empty strings")
+        raw = entry.get("raw")
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise _Invalid("raw is not an object")
+        return Record(
+            paper=Paper(**fields, upvotes=_count(entry, "upvotes", default=0)),
+            source=name,
+            external_key=key,
+            position=f"{position} (source {number})",
+            raw=raw,
+            first_seen=_moment(entry.get("first_seen"), "first_seen"),
+            last_seen=_moment(entry.get("last_seen"), "last_seen"),
+        )
+    except _Invalid as exc:
+        raise _Invalid(f"source {number}: {exc}") from None
 
 
-def _paper(obj: dict[str, Any], *, plain: bool) -> Paper:
-    """The Paper fields of a line; plain lines also accept the foreign names in _ALIASES."""
+def _paper_fields(obj: dict[str, Any], *, plain: bool) -> dict[str, Any]:
+    """The Paper keyword arguments of a line (all but upvotes); raises _Invalid.
 
-    def get(name: str) -> Any:
-        value = obj.get(name)
-        if plain and value is None:
-            for alias in _ALIASES.get(name, ()):
-                if obj.get(alias) is not None:
-                    return obj[alias]
-        return value
-
-    text = {name: _text(get(name), name) for name in ("title", "abstract")}
-    optional = {name: _text(get(name), name) or None for name in _OPTIONAL_TEXT}
-    if plain and optional["arxiv_id"] is None and isinstance(obj.get("id"), str):
-        optional["arxiv_id"] = normalise_arxiv_id(obj["id"])
-    return Paper(
-        **text,
-        **optional,
-        authors=_authors(get("authors"), plain=plain),
-        author_count=_count(obj, "author_count", default=None),
-        published_on=_date(get("published_on"), "published_on"),
-        listed_on=_date(get("listed_on"), "listed_on"),
-        upvotes=_count(obj, "upvotes", default=0),
-        categories=_categories(get("categories"), plain=plain),
-    )
+    Plain lines also accept the foreign names in _ALIASES. Building Papers from one
+    dict of fields is several times faster than dataclasses.replace per sighting.
+    """
+    if plain:
+        obj = dict(obj)
+        for name, aliases in _ALIASES.items():
+            for alias in aliases:
+                if obj.get(name) is None and obj.get(alias) is not None:
+                    obj[name] = obj[alias]
+        if obj.get("arxiv_id") is None and isinstance(obj.get("id"), str):
+            obj["arxiv_id"] = obj["id"]
+        if isinstance(obj.get("arxiv_id"), str):
+            # The key is the identity, so normalise now, exactly as validation will.
+            obj["arxiv_id"] = normalise_arxiv_id(obj["arxiv_id"])
+    fields: dict[str, Any] = {
+        "title": _text(obj.get("title"), "title"),
+        "abstract": _text(obj.get("abstract"), "abstract"),
+    }
+    for name in _OPTIONAL_TEXT:
+        fields[name] = _text(obj.get(name), name) or None
+    fields["authors"] = _authors(obj.get("authors"), plain=plain)
+    fields["author_count"] = _count(obj, "author_count", default=None)
+    fields["published_on"] = _date(obj.get("published_on"), "published_on")
+    fields["listed_on"] = _date(obj.get("listed_on"), "listed_on")
+    fields["categories"] = _categories(obj.get("categories"), plain=plain)
+    return fields
 
 
 def _text(value: Any, name: str) -> str:

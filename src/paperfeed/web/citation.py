@@ -32,14 +32,16 @@ def _key_word(text: str) -> str:
 
 
 def citation_key(paper: dict[str, Any]) -> str:
-    """surnameYEARfirstword, e.g. vaswani2017attention (falls back to paper<id>)."""
+    """surnameYEARword, e.g. vaswani2017attention; without authors word+year or paper<id>."""
     surname = ""
     if paper.get("authors"):
         surname = _key_word(paper["authors"][0].split()[-1]) if paper["authors"][0].split() else ""
     year = str(paper["published_on"].year) if paper.get("published_on") else ""
     words = [w for w in (_key_word(w) for w in paper["title"].split()) if len(w) > 3]
-    key = f"{surname}{year}{words[0] if words else ''}"
-    return key if surname or year else f"paper{paper['id']}{key}"
+    word = words[0] if words else ""
+    if surname:
+        return f"{surname}{year}{word}"
+    return f"{word}{year}" if word else f"paper{paper['id']}"
 
 
 def bibtex(paper: dict[str, Any]) -> str:

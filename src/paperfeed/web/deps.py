@@ -54,6 +54,11 @@ def highlight(value: str | None) -> Markup:
     return Markup(escaped + "</mark>" * max(opened, 0))
 
 
+# Other routers add their entries here at import time: (label, href, nav key).
+NAV_LINKS: list[tuple[str, str, str]] = []
+FOOTER_LINKS: list[tuple[str, str]] = []
+templates.env.globals["nav_links"] = NAV_LINKS
+templates.env.globals["footer_links"] = FOOTER_LINKS
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["highlight"] = highlight
 

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - only before the search module exists
 
 log = logging.getLogger("paperfeed.web")
 SORTS = ("relevance", "date", "upvotes")
-_embedders: dict[int, Any] = {}
+# One embedder per model name for the whole process (loading a model takes seconds).
+_embedders: dict[str, Any] = {}
 _embedder_lock = threading.Lock()
 
 
@@ -59,7 +60,7 @@ class Results:
 
 def embedder(pf: Paperfeed) -> Any | None:
     """The query embedder of this process (loaded once), or None when unavailable."""
-    key = id(pf)
+    key = pf.settings.embedding_model
     with _embedder_lock:
         if key not in _embedders:
             _embedders[key] = _load_embedder(pf)
@@ -71,11 +72,8 @@ def _load_embedder(pf: Paperfeed) -> Any | None:
         from paperfeed import embed
     except ImportError:
         return None
-    loader = getattr(embed, "load_embedder", None) or getattr(embed, "get_embedder", None)
-    if loader is None:
-        return None
     try:
-        return loader(pf.settings)
+        return embed.get_embedder(pf.settings.embedding_model, pf.home)
     except Exception:  # a missing model must not take search down: keyword-only then
         log.exception("embedding model unavailable; search is keyword-only")
         return None

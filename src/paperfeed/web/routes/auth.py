@@ -108,6 +108,8 @@ def signin(
             return render(request, "auth/signin.html", context, status_code=401)
         response = RedirectResponse(target, status_code=303)
         start_session(request, response, conn, user)
+        # Sign-ins are rare and already write: a good moment to drop dead sessions.
+        accounts.purge_expired(conn)
     return response
 
 

@@ -1,0 +1,312 @@
+"""Search latency at 100k / 300k / 1M papers: keyword, semantic, hybrid, filtered, similar.
+
+    python benchmarks/search_speed.py --sizes 100000,300000 [--database-url URL] [--keep]
+
+Corpus: titles and abstracts recombined from the seed abstracts' sentences and
+titles, with about one word in twelve swapped for a made-up word drawn from a
+Zipf-distributed vocabulary of 300,000, so the corpus has the long vocabulary
+tail of real text instead of a few thousand words repeated a million times.
+Vectors: every seed sentence and title is embedded once with the real model;
+a paper's vector is the normalised mean of its sentences' vectors (title
+counted twice) plus a little noise. Queries are embedded with the real model
+at query time, and every latency includes that embedding.
+
+Each size is loaded with COPY into its own database (indexes built after the
+load, build times reported), analysed and vacuumed, warmed with one round, then
+timed. Runtime is bounded by --rounds and --similar; the 1M build takes long:
+run it in the background (nohup … &).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperfeed import index, search  # noqa: E402
+from paperfeed.db import Database  # noqa: E402
+from paperfeed.model import normalise_title  # noqa: E402
+from paperfeed.search_hits import fetch_hits  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+ORGS = [f"Lab {i}" for i in range(60)] + ["Google", "AI at Meta", "NVIDIA", "Ai2", "OpenBMB"]
+EXTRA_QUERIES = [
+    "diffusion models for video generation",
+    "mixture of experts routing",
+    "speculative decoding",
+    "retrieval augmented generation hallucination",
+    "vision language model benchmark",
+    "reinforcement learning from human feedback",
+    "quantization of large language models",
+    "graph neural networks",
+    "protein structure prediction",
+    "contrastive self-supervised learning",
+    "long context attention efficiency",
+    "chain of thought reasoning",
+    "federated learning privacy",
+    "neural radiance fields",
+    "instruction tuning data quality",
+    "tokenizer vocabulary size",
+    '"scaling laws" compute optimal',
+    "sparse attention -vision",
+    "knowledge distillation students",
+    "robot manipulation policy learning",
+    "code generation evaluation",
+    "speech recognition",
+    "optimizer warmup schedule",
+    "adversarial robustness certification",
+    "model merging weights",
+]
+
+
+class Corpus:
+    """Deterministic synthetic papers and their vectors, recombined from the seeds."""
+
+    def __init__(self, embedder: object, cache: Path, seed: int = 7) -> None:
+        docs = [json.loads(line) for line in (SHARED / "eval" / "corpus.jsonl").open()]
+        self.sentences = sorted(
+            {
+                s.strip()
+                for d in docs
+                for s in re.split(r"(?<=[.!?])\s+", d["abstract"])
+                if len(s) > 30
+            }
+        )
+        self.titles = [d["title"] for d in docs]
+        cache_file = cache / f"seed_vectors_{getattr(embedder, 'name', 'model')}.npy"
+        if cache_file.exists():
+            vectors = np.load(cache_file)
+        else:
+            vectors = embedder.embed_documents(self.sentences + self.titles)
+            np.save(cache_file, vectors)
+        self.sentence_vecs = vectors[: len(self.sentences)].astype(np.float32)
+        self.title_vecs = vectors[len(self.sentences) :].astype(np.float32)
+        self.rng = np.random.default_rng(seed)
+        syllables = ["qu", "or", "vix", "ta", "len", "dro", "mi", "sar", "ke", "pho", "zu", "ne"]
+        gen = random.Random(seed)
+        self.rare = [
+            "".join(gen.choice(syllables) for _ in range(gen.randint(2, 4))) + str(i % 97)
+            for i in range(300_000)
+        ]
+
+    def _mutate(self, text: str) -> str:
+        words = text.split()
+        swaps = self.rng.random(len(words)) < 1 / 12
+        ranks = np.minimum(self.rng.zipf(1.3, len(words)), len(self.rare)) - 1
+        return " ".join(self.rare[r] if s else w for w, s, r in zip(words, swaps, ranks))
+
+    def batch(self, start: int, n: int) -> list[tuple]:
+        """Rows (title, abstract, day, org, github, upvotes, vector) for papers start..start+n."""
+        rows = []
+        for i in range(start, start + n):
+            t = int(self.rng.integers(len(self.titles)))
+            picks = self.rng.integers(len(self.sentences), size=int(self.rng.integers(4, 9)))
+            title = f"{self._mutate(self.titles[t])} ({i})"
+            abstract = self._mutate(" ".join(self.sentences[p] for p in picks))
+            vec = self.sentence_vecs[picks].sum(0) + 2 * self.title_vecs[t]
+            vec += self.rng.normal(0, 0.02, vec.shape[0]).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+            day = date(2025, 12, 31) - timedelta(days=int(self.rng.exponential(700)) % 3650)
+            org = ORGS[int(self.rng.integers(len(ORGS)))] if self.rng.random() < 0.4 else None
+            code = f"https://github.com/x/{i}" if self.rng.random() < 0.3 else None
+            upvotes = int(self.rng.zipf(1.8)) - 1
+            rows.append((title, abstract, day, org, code, min(upvotes, 5000), vec))
+        return rows
+
+
+def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
+    """COPY `size` papers in, then build the indexes; returns timings and sizes."""
+    out: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+        for name in ("papers_search_idx", "papers_embedding_idx", "papers_unembedded_idx"):
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        started = time.perf_counter()
+        done = 0
+        while done < size:
+            n = min(20_000, size - done)
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY papers (ident, title, norm_title, abstract, published_on, organization,"
+                    " github_url, imported_upvotes, embedding, embedding_model, embedded_at)"
+                    " FROM STDIN"
+                ) as copy,
+            ):
+                for title, abstract, day, org, code, up, vec in corpus.batch(done, n):
+                    vec_text = "[" + ",".join(f"{x:.5f}" for x in vec) + "]"
+                    copy.write_row(
+                        (
+                            f"title:{done}:{title[:40]}",
+                            title,
+                            normalise_title(title),
+                            abstract,
+                            day,
+                            org,
+                            code,
+                            up,
+                            vec_text,
+                            model,
+                            "now",
+                        )
+                    )
+                    done += 1
+            print(f"  loaded {done}/{size}  {time.perf_counter() - started:.0f}s", flush=True)
+        out["load_s"] = time.perf_counter() - started
+        conn.execute("SET maintenance_work_mem = '2GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")
+        for key, ddl in (
+            ("gin_build_s", "CREATE INDEX papers_search_idx ON papers USING gin (search)"),
+            (
+                "hnsw_build_s",
+                "CREATE INDEX papers_embedding_idx ON papers USING hnsw"
+                f" (embedding halfvec_cosine_ops) WITH ({index.HNSW_OPTIONS})",
+            ),
+            (
+                "other_index_s",
+                "CREATE INDEX papers_unembedded_idx ON papers (id) WHERE embedding IS NULL",
+            ),
+        ):
+            started = time.perf_counter()
+            conn.execute(ddl)
+            out[key] = time.perf_counter() - started
+            print(f"  {key} {out[key]:.0f}s", flush=True)
+        conn.execute("VACUUM ANALYZE papers")
+        for key, rel in (
+            ("table_mb", "papers"),
+            ("gin_mb", "papers_search_idx"),
+            ("hnsw_mb", "papers_embedding_idx"),
+        ):
+            size_bytes = conn.execute("SELECT pg_total_relation_size(%s)", (rel,)).fetchone()[0]
+            out[key] = size_bytes / 2**20
+    return out
+
+
+def _timed(fn: object, *args: object, **kwargs: object) -> float:
+    started = time.perf_counter()
+    fn(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000
+
+
+def _semantic(db: Database, emb: object, query: str) -> None:
+    vec = emb.embed_query(query)
+    with db.transaction() as conn:
+        ranked = search.ranked_ids(
+            conn, emb, query, search.Filters(), mode="semantic", query_vector=vec
+        )
+        fetch_hits(conn, [pid for pid, _ in ranked[:20]], None)
+
+
+def measure(db: Database, emb: object, queries: list[str], rounds: int, similar_n: int) -> dict:
+    """p50/p95 milliseconds per query kind, after one warm-up round."""
+    recent = search.Filters(date_from=date(2024, 1, 1), has_code=True)
+    kinds = {
+        "keyword": lambda q: search.search(db, None, q),
+        "semantic": lambda q: _semantic(db, emb, q),
+        "hybrid": lambda q: search.search(db, emb, q),
+        "filtered hybrid": lambda q: search.search(db, emb, q, recent),
+    }
+    with db.connection() as conn:
+        top = conn.execute("SELECT max(id) FROM papers").fetchone()["max"]
+    ids = random.Random(3).sample(range(1, top + 1), similar_n)
+    results = {}
+    for kind, fn in kinds.items():
+        for q in queries:
+            fn(q)
+        times = [_timed(fn, q) for _ in range(rounds) for q in queries]
+        results[kind] = times
+    for pid in ids[:20]:
+        search.similar(db, pid, 10)
+    results["similar"] = [_timed(search.similar, db, pid, 10) for pid in ids]
+    results["query embedding"] = [_timed(emb.embed_query, q) for q in queries]
+    return {
+        k: (statistics.median(v), float(np.percentile(v, 95)), len(v)) for k, v in results.items()
+    }
+
+
+def _server(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return args.database_url
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from paperfeed.db import embedded
+
+    home = Path(args.data_dir or tempfile.mkdtemp(prefix="pf-speed-"))
+    return embedded.start(home)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100000,300000,1000000")
+    ap.add_argument("--database-url", default=os.environ.get("PAPERFEED_DATABASE_URL", ""))
+    ap.add_argument("--data-dir", help="Embedded server home (default: a new temp dir).")
+    ap.add_argument("--model", default="minilm-l6-v2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--similar", type=int, default=100)
+    ap.add_argument("--keep", action="store_true", help="Keep (and reuse) the databases.")
+    args = ap.parse_args()
+    from paperfeed.embed import get_embedder
+
+    server = _server(args)
+    cache = Path(tempfile.gettempdir())
+    emb = get_embedder(args.model, cache)
+    corpus = Corpus(emb, cache)
+    queries = [json.loads(line)["query"] for line in (SHARED / "eval" / "queries-dev.jsonl").open()]
+    queries += EXTRA_QUERIES
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        name = f"pf_speed_{size}"
+        url = make_conninfo(server, dbname=name)
+        with psycopg.connect(server, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if exists and not args.keep:
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            if not exists or not args.keep:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        db = Database(url, pool_size=2, name=f"speed-{uuid.uuid4().hex[:6]}")
+        db.migrate()
+        build: dict[str, float] = {}
+        with db.connection() as conn:
+            have = conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"]
+        if have != size:
+            print(f"== {size} papers: loading", flush=True)
+            with db.connection() as conn:
+                conn.execute("TRUNCATE papers CASCADE")
+            build = load(url, corpus, size, emb.name)
+        index.refresh_statistics(db)
+        stats = measure(db, emb, queries, args.rounds, args.similar)
+        db.close()
+        print(f"\n== {size:,} papers (load average now {os.getloadavg()[0]:.1f})")
+        for key, value in build.items():
+            print(f"   {key:14s} {value:10.1f}")
+        print(f"   {'kind':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'n':>5s}")
+        for kind, (p50, p95, n) in stats.items():
+            print(f"   {kind:16s} {p50:8.1f} {p95:8.1f} {n:5d}")
+        if not args.keep:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

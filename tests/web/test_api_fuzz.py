@@ -1,0 +1,43 @@
+"""Schemathesis against /api/openapi.json, in-process: no input makes the API fail with a 5xx."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from paperfeed import accounts
+from tests.web.conftest import add_papers, paper
+
+AUTH: dict[str, str] = {}
+
+
+@pytest.fixture
+def api_schema(app, pf):
+    add_papers(
+        pf,
+        paper("Seed one", date(2024, 9, 20), 3, organization="Lab", arxiv_id="2409.00001"),
+        paper("Seed two", date(2024, 9, 21), 1, github_url="https://github.com/a/b"),
+    )
+    with pf.db.transaction() as conn:
+        user = accounts.create_user(conn, "fuzz@example.org", "fuzzing password")
+        token = accounts.create_api_token(conn, user.id, "fuzz")
+    # Calls authenticate like a script, so votes and submissions get past the sign-in check.
+    AUTH["Authorization"] = f"Bearer {token}"
+    return schemathesis.openapi.from_asgi("/api/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_api_never_answers_with_a_server_error(case):
+    case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
