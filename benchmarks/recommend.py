@@ -20,7 +20,6 @@ migrations), users with saved papers, and `recommend.for_you` timed per request.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -48,10 +47,13 @@ def svm_scores(vectors: np.ndarray, pos: list[int], neg: list[int], c: float) ->
     return clf.decision_function(vectors)
 
 
-def foryou_scores(vectors: np.ndarray, pos: list[int], neg: list[int]) -> np.ndarray:
+def foryou_scores(
+    vectors: np.ndarray, pos: list[int], neg: list[int], mean: np.ndarray | None
+) -> np.ndarray:
     """paperfeed: interests folded one by one, then the for-you scoring rule over the corpus."""
     interests = recommend.build_interests(vectors[pos])
-    return recommend.score(vectors, vectors[pos], vectors[neg], interests.matrix()).scores
+    matrix = interests.matrix()
+    return recommend.score(vectors, vectors[pos], vectors[neg], matrix, mean).scores
 
 
 def centroid_scores(vectors: np.ndarray, pos: list[int], neg: list[int]) -> np.ndarray:
@@ -105,6 +107,7 @@ def quality(args: argparse.Namespace) -> list[tuple[str, str, float, float, floa
         corpora.append((f"seed+synthetic ({args.synthetic})", corpus_with_synthetic(seed, args.synthetic, rng)))
     for label, corpus in corpora:
         vec, dates = corpus["vectors"], corpus["dates"]
+        mean = vec.mean(axis=0)
         timings: dict[str, list[float]] = {}
 
         def timed(name, fn):
@@ -120,7 +123,8 @@ def quality(args: argparse.Namespace) -> list[tuple[str, str, float, float, floa
             "svm (arxiv-sanity, C=0.01)": timed("svm001", lambda p, n: svm_scores(vec, p, n, 0.01)),
             "svm (C=1)": timed("svm1", lambda p, n: svm_scores(vec, p, n, 1.0)),
             "centroid": timed("centroid", lambda p, n: centroid_scores(vec, p, n)),
-            "for-you (paperfeed)": timed("foryou", lambda p, n: foryou_scores(vec, p, n)),
+            "for-you, uncentred": timed("foryou0", lambda p, n: foryou_scores(vec, p, n, None)),
+            "for-you (paperfeed)": timed("foryou", lambda p, n: foryou_scores(vec, p, n, mean)),
         }
         res = simulate(corpus, methods, args.users, args.saves, rng)
         for (name, (p1, p2)), key in zip(res.items(), timings):
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed for-you requests")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-svm", action="store_true", help="skip the SVM retrain timing")
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
     parser.add_argument("--database-url", default="", help="PostgreSQL for the latency run (default: embedded)")
     args = parser.parse_args()
@@ -152,7 +157,9 @@ def main() -> None:
         from recommend_latency import latency
 
         table = latency(args)
-        print(json.dumps(table, indent=2))
+        print(f"\nfor-you latency, {args.requests} requests, {20} users with 20 saves + 5 dislikes")
+        for name, value in table:
+            print(f"{name:<52} {value:>24}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from paperfeed import catalogue, index, search
 from paperfeed.db import Database
 from paperfeed.model import Paper, Record
 
-from .search_fixtures import HashEmbedder, add_papers, paper
+from .search_helpers import HashEmbedder, add_papers, paper
 
 # The seeded/embedded databases, the hash embedder and the real model.
 pytest_plugins = ["tests.search_fixtures"]

@@ -14,7 +14,7 @@ from paperfeed.db import Database
 from paperfeed.model import normalise_title
 from paperfeed.search import Filters, SearchError
 
-from .search_fixtures import HashEmbedder, add_papers, paper
+from .search_helpers import HashEmbedder, add_papers, paper
 
 # The seeded/embedded databases, the hash embedder and the real model.
 pytest_plugins = ["tests.search_fixtures"]
@@ -175,7 +175,7 @@ def _filter_corpus(db: Database) -> dict[str, int]:
             upvotes=10,
         ),
     )
-    return dict(zip(("early", "late", "middle"), ids))
+    return dict(zip(("early", "late", "middle"), ids, strict=True))
 
 
 def _walrus(db: Database, emb: HashEmbedder, **kw: object) -> set[int]:
@@ -302,3 +302,25 @@ def test_real_model_finds_a_paper_by_meaning(db: Database, minilm) -> None:
     # No word of the query occurs in the paper: only its meaning can find it.
     res = search.search(db, minilm, "make fine-tuning cheaper in memory", per_page=2)
     assert res.hits[0].id == ids[0]
+
+
+def test_trec_run_has_top_100_per_query_with_catalogue_ids(
+    embedded: Database, hasher, tmp_path
+) -> None:
+    from paperfeed.app import Paperfeed
+    from paperfeed.config import Settings
+    from paperfeed.search_cli import write_trec
+
+    pf = Paperfeed(Settings.from_env({}, home=tmp_path), database=embedded)
+    out = tmp_path / "dev.run"
+    write_trec(pf, hasher, [("q1", "language model training"), ("q2", "LoRA")], out)
+    rows = [line.split() for line in out.read_text().splitlines()]
+    with embedded.connection() as conn:
+        known = {r["id"] for r in conn.execute("SELECT id FROM papers")}
+    for qid in ("q1", "q2"):
+        mine = [r for r in rows if r[0] == qid]
+        assert len(mine) == 100
+        assert [int(r[3]) for r in mine] == list(range(1, 101))
+        assert all(r[1] == "Q0" and r[5] == "paperfeed" and int(r[2]) in known for r in mine)
+        scores = [float(r[4]) for r in mine]
+        assert scores == sorted(scores, reverse=True)

@@ -435,6 +435,16 @@ from paperfeed import search_cli  # noqa: E402
 
 search_cli.register(app, open_app, progress_bar, console)
 
+# Personal layer: `paperfeed topics …` and `paperfeed library …` (see personal_cli.py).
+from paperfeed import personal_cli  # noqa: E402
+
+personal_cli.register(app, open_app)
+
+# Web submissions: `paperfeed submissions fetch|list` (see accounts_cli.py).
+from paperfeed import accounts_cli  # noqa: E402
+
+accounts_cli.register(app, open_app)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

@@ -109,6 +109,11 @@ class Settings:
         "Comma-separated UTC hours at which the scheduler ingests the configured sources.",
     )
     digest_papers: int = _opt("PAPERFEED_DIGEST_PAPERS", int, "Most papers in one email digest.")
+    digest_senders: int = _opt(
+        "PAPERFEED_DIGEST_SENDERS",
+        int,
+        "Parallel SMTP connections a digest run sends over (each with its own database session).",
+    )
     digest_send_empty: bool = _opt(
         "PAPERFEED_DIGEST_SEND_EMPTY",
         _bool,
@@ -176,4 +181,5 @@ DEFAULTS: dict[str, Any] = {
     "ingest_hours": "1,13",
     "digest_papers": 10,
     "digest_send_empty": False,
+    "digest_senders": 6,
 }

@@ -28,8 +28,14 @@ class RunReport:
 
 
 def finder_for(pf: Paperfeed, embedder: Any = None) -> CandidateFinder:
-    """The candidate finder: trending SQL, saved searches through paperfeed.search."""
-    return CandidateFinder(embedder)
+    """The candidate finder: trending SQL, saved searches through paperfeed.search (hybrid)."""
+
+    def load() -> Any:
+        from paperfeed.embed import get_embedder
+
+        return get_embedder(pf.settings.embedding_model, pf.home)
+
+    return CandidateFinder(embedder, load=None if embedder is not None else load)
 
 
 def run(
@@ -56,7 +62,12 @@ def run(
         base_url=settings.base_url,
         send_empty=settings.digest_send_empty,
     )
-    sent = sender.deliver(pf.db, settings, pf.secret_key, mailer=smtp)
+    # An injected mailer (tests) is one connection, so one sender loop; otherwise
+    # each loop holds a pooled connection: leave room for the rest of the process.
+    senders = (
+        1 if smtp is not None else max(1, min(settings.digest_senders, settings.pool_size - 2))
+    )
+    sent = sender.deliver(pf.db, settings, pf.secret_key, mailer=smtp, senders=senders)
     return RunReport(queued, sent)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 
 from paperfeed.db import Database
+from paperfeed.embed import document_text
 
 BATCH_SIZE = 128
 # Serialises the rare column retype when a model of another size is configured.
@@ -33,15 +34,6 @@ class DocumentEmbedder(Protocol):
     dim: int
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
-
-
-def document_text(title: str, abstract: str) -> str:
-    """The text a paper's vector is made from; the embed module's rule when it has one."""
-    try:
-        from paperfeed.embed import document_text as model_text
-    except ImportError:  # pragma: no cover - embed module always ships with index
-        return f"{title}. {abstract}".strip()
-    return model_text(title, abstract)
 
 
 def column_dimension(conn: psycopg.Connection) -> int:
@@ -113,7 +105,7 @@ def _embed_batch(
             cur.executemany(
                 "UPDATE papers SET embedding = %s::halfvec, embedding_model = %s,"
                 " embedded_at = now() WHERE id = %s",
-                [(vec, embedder.name, r["id"]) for vec, r in zip(vectors, rows)],
+                [(vec, embedder.name, r["id"]) for vec, r in zip(vectors, rows, strict=True)],
             )
     return len(rows), rows[-1]["id"]
 

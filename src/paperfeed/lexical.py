@@ -30,10 +30,11 @@ from paperfeed.model import clean_text
 RANK_WEIGHTS = [0.1, 0.25, 0.5, 1.0]
 # At most this many matching papers are ranked per query: ranking every match of
 # a common word at a million papers would read a large part of the table.
-POOL = 2_000
-# A term found in more papers than this does not select candidates by itself
-# (it still scores): papers must then hold every word of the query. Rare terms
-# select by OR, so a long question still finds papers sharing its rare words.
+POOL = 500
+# A term found in more papers than this does not select candidates (it still
+# scores). Rare terms select by OR, so a long question still finds papers
+# sharing its rare words; a query of common words only selects papers holding
+# all of them.
 RARE_DOCS = 5_000
 STATS_TTL = 600.0
 
@@ -153,7 +154,7 @@ def _load_stats(conn: psycopg.Connection) -> _Stats:
     if row and row["elems"]:
         elems, freqs = row["elems"], row["freqs"]
         # pg_stats appends min, max and null frequencies after the per-element ones.
-        stats.freqs = dict(zip(elems, freqs[: len(elems)]))
+        stats.freqs = dict(zip(elems, freqs[: len(elems)], strict=True))
         stats.floor = min(freqs[len(elems)], 1.0) / 2
         stats.papers = float(row["n"] or 0)
     return stats
@@ -194,9 +195,11 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
     must = row["must"] or ""
     idfs = tuple(idf(stats, t) for t in terms)
     rare = [t for t in terms if stats.freqs.get(t, 0.0) * stats.papers <= RARE_DOCS]
-    every = " & ".join(tsquery_literal(t) for t in terms)
     anyof = " | ".join(tsquery_literal(t) for t in terms)
-    select = " | ".join([tsquery_literal(t) for t in rare] + [f"({every})"])
+    # Rare words select by OR; a query of common words only needs all of them.
+    select = " | ".join(tsquery_literal(t) for t in rare) or " & ".join(
+        tsquery_literal(t) for t in terms
+    )
 
     def constrained(query: str) -> str | None:
         # Without a positive term there is nothing to look up in the index (a
@@ -225,7 +228,8 @@ def candidates(
         return []
     tsqueries = [tsquery_literal(t) for t in analysed.terms]
     rows = conn.execute(
-        "WITH pool AS MATERIALIZED ("
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        "WITH pool AS MATERIALIZED ("  # noqa: S608
         "  SELECT p.id, p.search FROM papers p"
         "  WHERE p.search @@ %(match)s::tsquery" + where + " LIMIT %(pool)s)"
         " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[], pool.search,"

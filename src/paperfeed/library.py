@@ -268,3 +268,12 @@ def papers_by_ids(conn: psycopg.Connection, paper_ids: list[int]) -> list[dict[s
     ).fetchall()
     by_id = {r["id"]: r for r in rows}
     return [by_id[i] for i in paper_ids if i in by_id]
+
+
+def last_import(conn: psycopg.Connection, user_id: int) -> dict[str, Any] | None:
+    """The user's latest library import and its report, if any."""
+    return conn.execute(
+        "SELECT filename, created_at, read, matched, unmatched, rejected, report"
+        " FROM library_imports WHERE user_id = %s ORDER BY id DESC LIMIT 1",
+        (user_id,),
+    ).fetchone()

@@ -125,29 +125,43 @@ def trending_score(upvotes: int, day: date, now: datetime) -> float:
     return upvotes / (age_hours + AGE_OFFSET_HOURS) ** GRAVITY
 
 
-def trending(
+def trending_ids(
     conn: psycopg.Connection, *, limit: int = 50, offset: int = 0, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Papers ranked by the trending score (see the module docstring), each with `score`."""
+) -> list[tuple[int, float]]:
+    """(paper id, trending score) best first: the formula in the module docstring."""
     now = now or datetime.now(UTC)
     newest = latest_day(conn, on_or_before=now.date())
     if newest is None:
         return []
     since = newest - timedelta(days=TRENDING_WINDOW)
-    # Rank on narrow rows first (an index-only scan of papers_day_rank_idx), then
-    # fetch the full cards of the one page shown. date_part gives float8: numeric
-    # power() over a month of papers costs more than the scan.
-    return conn.execute(
-        "WITH ranked AS ("  # noqa: S608 - constant SQL fragments only
-        "  SELECT id, day, upvotes / power(greatest(date_part('epoch', %s::timestamptz"
+    # Narrow rows only: an index-only scan of papers_day_rank_idx. date_part gives
+    # float8; numeric power() over a month of papers would cost more than the scan.
+    rows = conn.execute(
+        "SELECT id, upvotes / power(greatest(date_part('epoch', %s::timestamptz"  # noqa: S608
         "    - (day::timestamp AT TIME ZONE 'UTC')) / 3600, 0) + %s, %s) AS score"
-        f"  FROM (SELECT p.id, {DAY} AS day, {UPVOTES} AS upvotes FROM papers p"
-        f"        WHERE {DAY} >= %s AND {DAY} <= %s) c"
-        "  ORDER BY score DESC, day DESC, id LIMIT %s OFFSET %s)"
-        f" SELECT {CARD_COLUMNS}, r.score FROM ranked r JOIN papers p ON p.id = r.id"
-        " ORDER BY r.score DESC, r.day DESC, r.id",
+        f" FROM (SELECT p.id, {DAY} AS day, {UPVOTES} AS upvotes FROM papers p"
+        f"       WHERE {DAY} >= %s AND {DAY} <= %s) c"
+        " ORDER BY score DESC, day DESC, id LIMIT %s OFFSET %s",
         (now, AGE_OFFSET_HOURS, GRAVITY, since, now.date(), limit, offset),
     ).fetchall()
+    return [(r["id"], r["score"]) for r in rows]
+
+
+def trending(
+    conn: psycopg.Connection, *, limit: int = 50, offset: int = 0, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Papers ranked by the trending score (see the module docstring), each with `score`."""
+    ranked = trending_ids(conn, limit=limit, offset=offset, now=now)
+    return with_scores(conn, ranked)
+
+
+def with_scores(conn: psycopg.Connection, ranked: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    """Cards (with current upvotes) for ranked (id, score) pairs, in that order."""
+    cards = papers_by_ids(conn, [pid for pid, _ in ranked])
+    scores = dict(ranked)
+    for card in cards:
+        card["score"] = scores[card["id"]]
+    return cards
 
 
 def get_paper(conn: psycopg.Connection, paper_id: int) -> dict[str, Any] | None:
@@ -238,6 +252,7 @@ def keyword_search(
     date_to: date | None = None,
     organization: str | None = None,
     has_code: bool = False,
+    min_upvotes: int | None = None,
     sort: str = "relevance",
     limit: int = 20,
     offset: int = 0,
@@ -260,6 +275,9 @@ def keyword_search(
         params.append(organization)
     if has_code:
         where.append("p.github_url IS NOT NULL")
+    if min_upvotes:
+        where.append(f"{UPVOTES} >= %s")
+        params.append(min_upvotes)
     order = {
         "relevance": "rank DESC, p.id",
         "date": "day DESC NULLS LAST, rank DESC, p.id",

@@ -92,7 +92,7 @@ def arxiv_job(set_spec: str, hours: list[int], client_factory: Callable[[], Any]
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
         from paperfeed.sources import arxiv
 
-        key = f"harvest_from:{set_spec}"
+        key = f"harvest:{set_spec}"  # the same state as `paperfeed ingest arxiv --set`
         since = catalogue.get_state(pf.db, arxiv.SOURCE, key)
         client = client_factory()
         items = client.harvest(set_spec, date.fromisoformat(since) if since else None)

@@ -29,12 +29,14 @@ from paperfeed.search_hits import UPVOTES, Hit, fetch_hits
 MAX_QUERY = 500
 MAX_PER_PAGE = 100
 # Depth of each candidate list; the fused list (and so pagination) ends there.
-DEPTH = 150
+DEPTH = 100
 # Reciprocal-rank fusion constant (the usual 60; 30-100 measured within 0.01).
 RRF_K = 60
 # Pseudo-relevance feedback: the first FEEDBACK_DOCS results, at this weight.
 FEEDBACK_DOCS = 5
 FEEDBACK_WEIGHT = 1.0
+# The first semantic list only has to place the feedback papers: it can be short.
+FIRST_PASS_DEPTH = 20
 # Sorting by date or upvotes reorders this many of the most relevant results.
 SORT_POOL = 100
 # HNSW candidate list per query: at least the number of neighbours asked for.
@@ -151,7 +153,8 @@ def _dense(
 ) -> list[int]:
     """Nearest papers to `vector` by cosine distance among those embedded by `model`."""
     rows = conn.execute(
-        "WITH near AS MATERIALIZED ("
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        "WITH near AS MATERIALIZED ("  # noqa: S608
         "  SELECT p.id, p.embedding <=> %(vec)s::halfvec AS dist FROM papers p"
         "  WHERE p.embedding IS NOT NULL AND p.embedding_model = %(model)s"
         + where
@@ -168,10 +171,13 @@ def _set_ann(conn: psycopg.Connection, limit: int) -> None:
     conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
 
 
-def _feedback_vector(conn: psycopg.Connection, query_vec: np.ndarray, top: list[int]) -> np.ndarray:
+def _feedback_vector(
+    conn: psycopg.Connection, query_vec: np.ndarray, model: str, top: list[int]
+) -> np.ndarray:
     """The query vector moved towards the mean of the top results' vectors (Rocchio)."""
     rows = conn.execute(
-        "SELECT embedding FROM papers WHERE id = ANY(%s) AND embedding IS NOT NULL", (top,)
+        "SELECT embedding FROM papers WHERE id = ANY(%s) AND embedding_model = %s",
+        (top, model),
     ).fetchall()
     if not rows:
         return query_vec
@@ -187,10 +193,11 @@ def ranked_ids(
     filters: Filters,
     *,
     mode: str = "hybrid",
-    depth: int = DEPTH,
+    depth: int | None = None,
     query_vector: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """(paper id, score) of every result, best first; mode is hybrid, keyword or semantic."""
+    depth = depth or DEPTH
     parsed = lexical.parse(query)
     analysed = lexical.analyse(conn, parsed, _TERM_STATS.get(conn))
     where, params = filters.sql()
@@ -206,15 +213,16 @@ def ranked_ids(
         return keyword
     vector = embedder.embed_query(query) if query_vector is None else query_vector
     _set_ann(conn, depth)
-    dense = _dense(conn, vector, embedder.name, where, params, depth)
     if mode == "semantic":
+        dense = _dense(conn, vector, embedder.name, where, params, depth)
         return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense)]
     keyword_ids = [pid for pid, _ in keyword]
-    first = rrf([keyword_ids, dense])
-    if FEEDBACK_DOCS and first:
-        moved = _feedback_vector(conn, vector, [pid for pid, _ in first[:FEEDBACK_DOCS]])
-        dense = _dense(conn, moved, embedder.name, where, params, depth)
-    return rrf([keyword_ids, dense])
+    if not FEEDBACK_DOCS:
+        return rrf([keyword_ids, _dense(conn, vector, embedder.name, where, params, depth)])
+    first = _dense(conn, vector, embedder.name, where, params, min(depth, FIRST_PASS_DEPTH))
+    top = [pid for pid, _ in rrf([keyword_ids, first])[:FEEDBACK_DOCS]]
+    moved = _feedback_vector(conn, vector, embedder.name, top)
+    return rrf([keyword_ids, _dense(conn, moved, embedder.name, where, params, depth)])
 
 
 def search(
@@ -256,7 +264,8 @@ def _resort(conn: psycopg.Connection, ranked: list[tuple[int, float]], sort: str
         else f"{UPVOTES} DESC, p.id DESC"
     )
     rows = conn.execute(
-        f"SELECT p.id FROM papers p WHERE p.id = ANY(%s) ORDER BY {order}",
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        f"SELECT p.id FROM papers p WHERE p.id = ANY(%s) ORDER BY {order}",  # noqa: S608
         ([pid for pid, _ in ranked],),
     ).fetchall()
     scores = dict(ranked)

@@ -128,6 +128,12 @@ def register(
         """Search the catalogue (hybrid keyword + semantic), or run a query file into a TREC run."""
         if (queries is None) != (trec is None) or (queries is None and query is None):
             raise typer.BadParameter("give a QUERY, or both --queries FILE and --trec OUT")
+        if query is not None:
+            try:
+                search.check_query(query)
+            except search.SearchError as exc:
+                console.print(f"[red]error[/] {exc.message}")
+                raise typer.Exit(2) from exc
         with open_app() as pf:
             embedder = None if keyword_only else load_embedder(pf)
             if queries is not None and trec is not None:

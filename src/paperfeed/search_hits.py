@@ -80,7 +80,8 @@ def fetch_hits(conn: psycopg.Connection, ids: list[int], highlight: str | None) 
     else:
         marks = "p.title AS title_marked, NULL AS abstract_marked"
     rows = conn.execute(
-        "SELECT p.id, p.arxiv_id, p.title, p.abstract, p.authors, p.author_count,"
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        "SELECT p.id, p.arxiv_id, p.title, p.abstract, p.authors, p.author_count,"  # noqa: S608
         " p.organization, p.published_on, p.listed_on, p.github_url,"
         f" {UPVOTES} AS upvotes, {marks}"
         " FROM papers p WHERE p.id = ANY(%(ids)s)",

@@ -122,3 +122,42 @@ def test_temporary_failure_is_retried_later_with_backoff(mpf, mailbox: Mailbox) 
     assert 50 <= row["wait"].total_seconds() <= 61
     # Not due yet: an immediate second run leaves it alone.
     assert _run(mpf).sent.retried == 0
+
+
+def test_daily_and_weekly_subscribers_share_a_query_but_keep_their_windows(
+    mpf, mailbox: Mailbox
+) -> None:
+    add_papers(mpf, [("Fresh Paper", TODAY, 1), ("Five Days Old", date(2026, 11, 18), 100)])
+    active_subscription(mpf, "daily@example.com")
+    active_subscription(mpf, "weekly@example.com", cadence="weekly")
+    report = _run(mpf)
+    assert (report.queued.groups, report.sent.sent) == (1, 2)
+    daily = _parts(mailbox.to("daily@example.com")[0])["text/plain"]
+    weekly = _parts(mailbox.to("weekly@example.com")[0])["text/plain"]
+    assert "Fresh Paper" in daily and "Five Days Old" not in daily
+    assert weekly.index("Five Days Old") < weekly.index("Fresh Paper")
+
+
+def test_saved_search_digest_holds_only_matching_papers_of_the_period(
+    mpf, mailbox: Mailbox
+) -> None:
+    add_papers(mpf, [("Graph Networks for Molecules", TODAY, 2), ("Diffusion for Video", TODAY, 9)])
+    add_papers(mpf, [("Graph Networks at Other Lab", TODAY, 5)], organization="Other Lab")
+    add_papers(mpf, [("Graph Networks Long Ago", date(2026, 9, 1), 50)])
+    active_subscription(mpf, "graphs@example.com", kind="search", query="graph networks")
+    active_subscription(
+        mpf,
+        "lab@example.com",
+        kind="search",
+        query="graph",
+        filters={"organization": "Example Lab"},
+    )
+    report = _run(mpf)
+    assert report.sent.sent == 2
+    graphs = _parts(mailbox.to("graphs@example.com")[0])["text/plain"]
+    assert "Graph Networks for Molecules" in graphs and "Other Lab" in graphs
+    assert "Diffusion" not in graphs and "Long Ago" not in graphs
+    lab = _parts(mailbox.to("lab@example.com")[0])["text/plain"]
+    assert "Graph Networks for Molecules" in lab and "Graph Networks at Other Lab" not in lab
+    subject = str(mailbox.to("graphs@example.com")[0]["Subject"])
+    assert subject.startswith("“graph networks”: 2 new papers")

@@ -92,3 +92,10 @@ def test_pages_get_alternate_links_for_their_feeds(mpf) -> None:
     assert "/feeds/search.atom?q=%3Cb%3E+graphs" in search and "page=2" not in search
     assert "<b>" not in search  # the query is escaped in the title attribute
     assert 'href="/feeds/orgs/Widget Lab.rss"' in head("/orgs/Widget Lab")
+
+
+def test_real_pages_advertise_their_feeds(client, papers) -> None:
+    home = client.get("/").text
+    assert '<link rel="alternate" type="application/atom+xml"' in home
+    assert 'href="/feeds/daily.rss"' in home
+    assert 'href="/feeds/trending.atom"' in client.get("/trending").text

@@ -145,7 +145,7 @@ def test_ingest_jobs_use_the_sources_and_remember_where_they_stopped(mpf) -> Non
         assert scheduler.run_job(pf, job, NOW, "a") == "finished"
     assert catalogue.count_papers(pf.db) == 4
     assert fetched == [date(2026, 11, 22), date(2026, 11, 23)]
-    assert catalogue.get_state(pf.db, "arxiv", "harvest_from:cs") == "2026-11-23"
+    assert catalogue.get_state(pf.db, "arxiv", "harvest:cs") == "2026-11-23"
     # The next slot's harvest starts where this one stopped.
     scheduler.run_job(pf, jobs[1], NOW.replace(day=24), "a")
     assert FakeArxiv.calls == [("cs", None), ("cs", date(2026, 11, 23))]

@@ -211,3 +211,9 @@ def test_bad_email_and_missing_csrf_are_refused(client, mailbox: Mailbox) -> Non
     response = client.post("/subscribe", data={"email": "a@example.com"})
     assert response.status_code == 403
     assert mailbox.messages == []
+
+
+def test_the_form_is_not_a_mail_cannon(client, mailbox: Mailbox) -> None:
+    codes = [_subscribe(client, "victim@example.com").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert len(mailbox.to("victim@example.com")) == 3

@@ -1,8 +1,8 @@
 """End to end: headless Chromium against `paperfeed serve` with the seed corpus imported.
 
 Browses daily/weekly/monthly lists and navigates dates, searches, opens a paper,
-signs up, upvotes (the count changes without a reload), submits a paper and
-signs out. Screenshots of every step go to test-artifacts/.
+signs up, upvotes (the count changes without a reload), submits a paper, signs
+out and opens the API docs. Screenshots of every step go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -187,3 +187,9 @@ def test_browse_search_sign_up_vote_submit_sign_out(page):
     page.wait_for_url("**/")
     assert page.locator("text=Sign in").count() >= 1
     shot(page, "09-signed-out")
+
+    # The API docs render offline under the strict CSP.
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() >= 9
+    shot(page, "10-api-docs")

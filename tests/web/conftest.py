@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed import catalogue
 from paperfeed.app import Paperfeed
+from paperfeed.config import DEFAULTS
 from paperfeed.model import Paper, Record
 from paperfeed.web import create_app
 
@@ -58,14 +59,16 @@ def paper(title: str, day: date, upvotes: int = 0, **fields) -> Paper:
 
 
 @pytest.fixture(autouse=True)
-def keyword_search_only(pf: Paperfeed, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Web tests search by keyword: loading the embedding model would add seconds per run.
+def keyword_search_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Web tests search by keyword (loading the embedding model would add seconds per run)
+    and start with empty ranking caches.
 
     (The hybrid path is the search module's to test; the e2e test runs it for real.)
     """
-    from paperfeed.web import finder
+    from paperfeed.web import cached, finder
 
-    monkeypatch.setitem(finder._embedders, pf.settings.embedding_model, None)
+    monkeypatch.setitem(finder._embedders, DEFAULTS["embedding_model"], None)
+    cached.clear()
 
 
 @pytest.fixture

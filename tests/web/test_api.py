@@ -144,6 +144,8 @@ def test_search_api_filters_and_marks_snippets(client, pf):
     assert recent["total"] == 1
     by_votes = client.get("/api/search?q=quantization&sort=upvotes").json()
     assert by_votes["results"][0]["title"] == "Quantization in vision models"
+    popular = client.get("/api/search?q=quantization&min_upvotes=5").json()
+    assert [r["title"] for r in popular["results"]] == ["Quantization in vision models"]
     assert client.get("/api/search?q=zebrafish").json()["total"] == 0
 
 
@@ -227,3 +229,18 @@ def test_openapi_lists_api_routes_only(client):
     assert all(path.startswith("/api/") for path in schema["paths"])
     assert "/api/papers/{paper_id}/vote" in schema["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_trending_order_is_cached_but_counts_are_live(signed_in, pf):
+    from paperfeed.web import cached
+
+    today = datetime.now(UTC).date()
+    a, b = add_papers(pf, paper("Leader", today, 5), paper("Runner-up", today, 4))
+    assert [p["id"] for p in signed_in.get("/api/trending").json()["papers"]] == [a, b]
+    signed_in.post(f"/api/papers/{b}/vote", headers={"X-CSRF-Token": signed_in.csrf})
+    with pf.db.transaction() as conn:
+        conn.execute("UPDATE papers SET imported_upvotes = 8 WHERE id = %s", (b,))
+    papers = signed_in.get("/api/trending").json()["papers"]
+    assert [(p["id"], p["upvotes"]) for p in papers] == [(a, 5), (b, 9)]  # counts live
+    cached.clear()  # as after TRENDING_TTL seconds
+    assert [p["id"] for p in signed_in.get("/api/trending").json()["papers"]] == [b, a]

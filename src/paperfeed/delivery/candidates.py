@@ -1,15 +1,16 @@
 """Which papers a digest may contain: the period's top papers for one subscription.
 
-Subscribers with the same content and window share one query: `group_key`
-names what a digest's candidates depend on (kind, query, filters, days), and
-the digest run asks each distinct group once, taking `GROUP_DEPTH` times the
-digest size so that each subscriber still has enough after removing the
-papers already sent to them.
+Subscribers with the same content share one query: the digest run asks each
+distinct (kind, query, filters) once over the union of its subscribers'
+windows, taking several times the digest size so that each subscriber still
+has enough after keeping their own window and removing the papers already
+sent to them (see outbox.plan).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from paperfeed import ranking
 # Candidates fetched per group, as a multiple of the digest size. A subscriber
 # has at most one earlier digest inside an overlapping window, so 4× is ample.
 GROUP_DEPTH = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,22 @@ Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
 class CandidateFinder:
     """Finds a group's candidates: SQL for trending, the search module for saved searches."""
 
-    def __init__(self, embedder: Any = None) -> None:
-        # The embedding model is loaded once per process by the caller (or not at
-        # all: saved searches then rank by keywords alone).
+    def __init__(self, embedder: Any = None, load: Callable[[], Any] | None = None) -> None:
+        # The embedding model is loaded on first need (a run with no saved search
+        # never pays for it); without one, saved searches rank by keywords alone.
         self.embedder = embedder
+        self._load = load
+
+    def _embedder(self) -> Any:
+        if self.embedder is None and self._load is not None:
+            load, self._load = self._load, None
+            try:
+                self.embedder = load()
+            except Exception:  # a missing model must not stop the digests
+                log.warning(
+                    "embedding model unavailable; saved searches use keywords only", exc_info=True
+                )
+        return self.embedder
 
     def __call__(self, conn: psycopg.Connection, group: Group, limit: int) -> list[dict[str, Any]]:
         if group.kind == "trending":
@@ -128,7 +142,7 @@ class CandidateFinder:
         if group.kind == "search":
             return search_in_window(
                 conn,
-                self.embedder,
+                self._embedder() if group.query.strip() else None,
                 group.query,
                 group.filters,
                 group.first_day,

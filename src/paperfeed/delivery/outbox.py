@@ -25,6 +25,8 @@ from paperfeed.delivery.periods import Period, due_period
 from paperfeed.delivery.subscriptions import Subscription, active
 
 CHUNK = 1_000
+# Extra depth when one query serves several windows (see plan).
+UNION_DEPTH = 3
 
 
 @dataclass
@@ -107,16 +109,31 @@ def plan(
         done = _existing(conn, [(s.id, p.key) for s, p in due])
         due = [(s, p) for s, p in due if (s.id, p.key) not in done]
     report.due = len(due)
-    by_group: dict[Group, list[tuple[Subscription, Period]]] = defaultdict(list)
+    # One candidate query per distinct content (kind, query, filters), over the
+    # union of its members' windows; each member then keeps the papers of its
+    # own window. Daily and weekly subscribers across time zones of one saved
+    # search thus share one search instead of one per window.
+    by_content: dict[tuple[str, str, str], list[tuple[Subscription, Period]]] = defaultdict(list)
     for sub, period in due:
         key = group_key(sub.kind, sub.query, sub.filters, period.first_day, period.last_day)
-        by_group[key].append((sub, period))
-    report.groups = len(by_group)
-    for group, members in by_group.items():
-        candidates = finder(conn, group, size * GROUP_DEPTH)
+        by_content[(key.kind, key.query, key.filters_json)].append((sub, period))
+    report.groups = len(by_content)
+    for (kind, query, filters_json), members in by_content.items():
+        first = min(p.first_day for _, p in members)
+        last = max(p.last_day for _, p in members)
+        windows = {(p.first_day, p.last_day) for _, p in members}
+        # A narrower window holds fewer of the union's top papers: look deeper.
+        depth = size * GROUP_DEPTH * (1 if len(windows) == 1 else UNION_DEPTH)
+        group = Group(kind, query, filters_json, first, last)
+        candidates = finder(conn, group, depth)
         sent = _already_sent(conn, [s.id for s, _ in members], [p["id"] for p in candidates])
         for sub, period in members:
-            mine = [p for p in candidates if p["id"] not in sent[sub.id]][:size]
+            mine = [
+                p
+                for p in candidates
+                if p["id"] not in sent[sub.id]
+                and (p.get("day") is None or period.first_day <= p["day"] <= period.last_day)
+            ][:size]
             report.planned.append(Planned(sub, period, mine))
     return report
 

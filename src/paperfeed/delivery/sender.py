@@ -206,7 +206,8 @@ def send_row(conn: psycopg.Connection, mailer: Mailer, row: dict, msg, report: S
     # crash cannot lose it (the server has the statement); only a crash of the
     # database server itself within ~0.2 s could, and the row would then read
     # 'committing' and be resent as an uncertain copy (same Message-ID).
-    with conn.transaction():
+    # Pipelined: BEGIN, SET, UPDATE and COMMIT travel in one round trip.
+    with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(
             "UPDATE digest_outbox SET status = 'sent', sent_at = now(), smtp_code = 250,"
@@ -273,6 +274,8 @@ def deliver(
     `senders` > 1 runs that many loops in threads, each with its own database
     session and SMTP connection; the row locks keep them off each other's rows.
     """
+    # Each loop holds one pooled connection for its whole run.
+    senders = max(1, min(senders, db.pool.max_size))
     if senders <= 1:
         report = SendReport()
         own = mailer is None

@@ -29,6 +29,16 @@ Reads need no authentication. Votes need a signed-in browser session plus the
 created on the account page. Errors are always `{"error": {"status", "message"}}`."""
 
 
+def _swagger_assets() -> Path | None:
+    """Swagger UI 5 (OpenAPI 3.1) as shipped by the swagger-ui-py package, if installed."""
+    try:
+        import swagger_ui
+    except ImportError:  # /api/docs then links to the raw schema only
+        return None
+    folder = Path(swagger_ui.__file__).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").exists() else None
+
+
 def _routers() -> list:
     found = []
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
@@ -52,16 +62,9 @@ def create_app(pf: Paperfeed) -> FastAPI:
     web.state.paperfeed = pf
     errors.install(web)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    try:
-        import swagger_ui_bundle
-
-        web.mount(
-            "/api/docs-assets",
-            StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-            name="swagger",
-        )
-    except ImportError:  # /api/docs then falls back to a plain list of endpoints
-        pass
+    swagger = _swagger_assets()
+    if swagger is not None:
+        web.mount("/api/docs-assets", StaticFiles(directory=swagger), name="swagger")
     for router in _routers():
         web.include_router(router)
     secure = pf.settings.base_url.startswith("https://")

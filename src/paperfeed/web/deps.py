@@ -86,7 +86,6 @@ def load_user(request: Request) -> accounts.User | None:
         with pf.db.transaction() as conn:
             if token:
                 user = accounts.api_token_user(conn, token)
-                request.state.via_token = user is not None
             else:
                 user = accounts.session_user(conn, cookie or "")
     request.state.user = user

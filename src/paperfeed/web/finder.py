@@ -44,6 +44,7 @@ class Query:
     date_to: date | None = None
     organization: str | None = None
     has_code: bool = False
+    min_upvotes: int | None = None
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
@@ -101,6 +102,7 @@ def search(pf: Paperfeed, query: Query) -> Results:
         date_to=query.date_to,
         organization=query.organization,
         has_code=True if query.has_code else None,
+        min_upvotes=query.min_upvotes,
     )
     model = embedder(pf)
     try:
@@ -122,6 +124,7 @@ def _keyword(pf: Paperfeed, query: Query) -> Results:
             date_to=query.date_to,
             organization=query.organization,
             has_code=query.has_code,
+            min_upvotes=query.min_upvotes,
             sort=query.sort,
             limit=query.per_page,
             offset=(query.page - 1) * query.per_page,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from paperfeed import accounts, ranking
 from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
-from paperfeed.web import finder
+from paperfeed.web import cached, finder
 from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
 from paperfeed.web.errors import BadRequest, Conflict, NotFound
@@ -30,7 +30,8 @@ from paperfeed.web.schemas import (
 )
 
 ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 422, 429)}
-router = APIRouter(prefix="/api", tags=["papers"], responses=ERRORS)
+router = APIRouter(prefix="/api", responses=ERRORS)
+PAPERS = ["papers"]
 PaperId = int
 
 
@@ -39,7 +40,7 @@ def _check_id(paper_id: int) -> None:
         raise NotFound("There is no paper with this id.")
 
 
-@router.get("/papers", response_model=PeriodList)
+@router.get("/papers", response_model=PeriodList, tags=PAPERS)
 def list_papers(
     period: str = Query("daily", pattern="^(daily|weekly|monthly)$"),
     date: str | None = Query(None, description="YYYY-MM-DD; default: newest day with papers"),
@@ -71,17 +72,17 @@ def list_papers(
     )
 
 
-@router.get("/trending", response_model=TrendingList)
+@router.get("/trending", response_model=TrendingList, tags=PAPERS)
 def trending(limit: int = Query(50, ge=1, le=200), pf: Paperfeed = Depends(get_pf)) -> TrendingList:
     """Papers by trending score: upvotes / (age_hours + 2) ** 1.5."""
     with pf.db.transaction() as conn:
-        rows = ranking.trending(conn, limit=limit)
+        rows = cached.trending(conn, pf.db.url, limit=limit)
     return TrendingList(
         papers=[TrendingPaper(**PaperOut.of(r).model_dump(), score=r["score"]) for r in rows]
     )
 
 
-@router.get("/papers/{paper_id}", response_model=PaperDetail)
+@router.get("/papers/{paper_id}", response_model=PaperDetail, tags=PAPERS)
 def get_paper(
     paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User | None = Depends(current_user)
 ) -> PaperDetail:
@@ -102,7 +103,7 @@ def get_paper(
     )
 
 
-@router.get("/papers/{paper_id}/similar", response_model=PaperList)
+@router.get("/papers/{paper_id}/similar", response_model=PaperList, tags=PAPERS)
 def similar(
     paper_id: PaperId, limit: int = Query(10, ge=1, le=50), pf: Paperfeed = Depends(get_pf)
 ) -> PaperList:
@@ -128,7 +129,10 @@ def _vote(pf: Paperfeed, user: User, paper_id: int, add: bool) -> VoteResult:
 
 
 @router.post(
-    "/papers/{paper_id}/vote", response_model=VoteResult, dependencies=[Depends(csrf_protect)]
+    "/papers/{paper_id}/vote",
+    response_model=VoteResult,
+    dependencies=[Depends(csrf_protect)],
+    tags=PAPERS,
 )
 def upvote(
     paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -138,7 +142,10 @@ def upvote(
 
 
 @router.delete(
-    "/papers/{paper_id}/vote", response_model=VoteResult, dependencies=[Depends(csrf_protect)]
+    "/papers/{paper_id}/vote",
+    response_model=VoteResult,
+    dependencies=[Depends(csrf_protect)],
+    tags=PAPERS,
 )
 def remove_upvote(
     paper_id: PaperId, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -147,7 +154,7 @@ def remove_upvote(
     return _vote(pf, user, paper_id, False)
 
 
-@router.get("/orgs/{name:path}", response_model=OrganizationList)
+@router.get("/orgs/{name:path}", response_model=OrganizationList, tags=PAPERS)
 def organization(
     name: str,
     page: int = Query(1, ge=1, le=1000),
@@ -170,6 +177,7 @@ def organization(
     response_model=SubmissionOut,
     status_code=201,
     dependencies=[Depends(csrf_protect)],
+    tags=PAPERS,
 )
 def submit(
     body: SubmissionIn, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from paperfeed import ranking
 from paperfeed.app import Paperfeed
+from paperfeed.web import cached
 from paperfeed.web.deps import current_user, get_pf, parse_day, render, voted_ids
 from paperfeed.web.errors import BadRequest, NotFound
 
@@ -63,7 +64,7 @@ def trending(
 ) -> HTMLResponse:
     """The trending list (formula on /about)."""
     with pf.db.transaction() as conn:
-        papers = ranking.trending(conn, limit=PER_PAGE)
+        papers = cached.trending(conn, pf.db.url, limit=PER_PAGE)
         voted = voted_ids(conn, user, papers)
     return render(request, "trending.html", {"nav": "trending", "papers": papers, "voted": voted})
 
@@ -78,6 +79,7 @@ def about(request: Request) -> HTMLResponse:
             "gravity": ranking.GRAVITY,
             "offset": ranking.AGE_OFFSET_HOURS,
             "window": ranking.TRENDING_WINDOW,
+            "ttl": int(cached.TRENDING_TTL),
         },
     )
 

@@ -24,6 +24,7 @@ def _query(
     date_to: str | None,
     organization: str | None,
     has_code: bool,
+    min_upvotes: int | None,
     sort: str,
     page: int,
     per_page: int,
@@ -38,6 +39,7 @@ def _query(
         date_to=parse_day(date_to),
         organization=(organization or "").strip() or None,
         has_code=has_code,
+        min_upvotes=min_upvotes or None,
         sort=sort,
         page=page,
         per_page=per_page,
@@ -52,13 +54,14 @@ def search_page(
     date_to: str | None = None,
     organization: str | None = None,
     has_code: bool = False,
+    min_upvotes: int | None = Query(None, ge=0, le=1_000_000),
     sort: str = "relevance",
     page: int = Query(1, ge=1, le=100),
     pf: Paperfeed = Depends(get_pf),
     user: User | None = Depends(current_user),
 ) -> HTMLResponse:
     """Search form and results (empty and no-result states included)."""
-    query = _query(q, date_from, date_to, organization, has_code, sort, page, 20)
+    query = _query(q, date_from, date_to, organization, has_code, min_upvotes, sort, page, 20)
     results = finder.search(pf, query) if query.q else finder.Results()
     with pf.db.transaction() as conn:
         voted = voted_ids(conn, user, results.papers)
@@ -79,6 +82,7 @@ def search_page(
 @router.get(
     "/api/search",
     response_model=SearchResults,
+    summary="Search papers",
     tags=["papers"],
     responses={s: {"model": ErrorOut} for s in (400, 422)},
 )
@@ -88,13 +92,14 @@ def api_search(
     date_to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
     organization: str | None = None,
     has_code: bool = False,
+    min_upvotes: int | None = Query(None, ge=0, le=1_000_000),
     sort: str = Query("relevance", pattern="^(relevance|date|upvotes)$"),
     page: int = Query(1, ge=1, le=100),
     per_page: int = Query(20, ge=1, le=100),
     pf: Paperfeed = Depends(get_pf),
 ) -> SearchResults:
     """Search papers; snippets wrap matched words in <mark>…</mark> (escape everything else)."""
-    query = _query(q, date_from, date_to, organization, has_code, sort, page, per_page)
+    query = _query(q, date_from, date_to, organization, has_code, min_upvotes, sort, page, per_page)
     results = finder.search(pf, query) if query.q else finder.Results()
     hits = [
         SearchHit(

@@ -11,6 +11,7 @@ authority, and unsubscribing is the only thing it can do).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -18,14 +19,14 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed import digest
+from paperfeed import accounts, digest
 from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
 from paperfeed.delivery import subscriptions, tokens
 from paperfeed.delivery.compose import Links
 from paperfeed.delivery.mailer import DeliveryError
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user
-from paperfeed.web.errors import BadRequest, NotFound
+from paperfeed.web.errors import BadRequest, NotFound, TooManyRequests
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter(include_in_schema=False)
@@ -34,8 +35,8 @@ WEEKDAYS = list(
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), start=1
     )
 )
-# The search page's filters a saved search keeps (dates come from the digest period).
-FILTER_FIELDS = ("organization", "has_code")
+# Subscribe requests per client address and confirmation emails per recipient, per hour.
+IP_LIMIT, ADDRESS_LIMIT, LIMIT_WINDOW = 20, 3, timedelta(hours=1)
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +137,7 @@ def subscribe(
         raise BadRequest("kind must be trending or search.")
     try:
         with pf.db.transaction() as conn:
+            _limit(conn, request, email)
             sub = subscriptions.subscribe(
                 conn,
                 email,
@@ -169,6 +171,18 @@ def subscribe(
         f"If {sub.email} still needs confirming, a link is on its way. Nothing is "
         "sent before you click it.",
     )
+
+
+def _limit(conn, request: Request, email: str) -> None:
+    """Refuse floods: the form sends email to any address, so it must not be a mail cannon."""
+    client = request.client.host if request.client else "unknown"
+    address = email.strip().lower()[:320]
+    for bucket, limit in (
+        (f"subscribe-ip:{client}", IP_LIMIT),
+        (f"subscribe-email:{address}", ADDRESS_LIMIT),
+    ):
+        if not accounts.hit_rate_limit(conn, bucket, limit, LIMIT_WINDOW):
+            raise TooManyRequests("Too many subscription requests: please try again later.")
 
 
 def _read(pf: Paperfeed, purpose: str, token: str, max_age: int | None = None):
