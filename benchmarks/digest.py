@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--database-url", default="", help="maintenance database of a server")
-    parser.add_argument("--senders", type=int, default=6, help="parallel SMTP connections")
+    parser.add_argument("--senders", type=int, default=5, help="parallel SMTP connections")
     parser.add_argument("--timeout", type=int, default=900, help="abort after this many seconds")
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"aborted after {args.timeout} s"))

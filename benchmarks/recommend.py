@@ -75,7 +75,7 @@ def top_unseen(scores: np.ndarray, seen: set[int], k: int) -> list[int]:
 
 def simulate(corpus: dict, methods: dict, users: int, saves: int, rng: np.random.Generator) -> dict:
     """Precision@10 per method, before and after one round of feedback, averaged over users."""
-    vectors, topics, dates = corpus["vectors"], corpus["topics"], corpus["dates"]
+    topics = corpus["topics"]
     n_topics = int(topics.max()) + 1
     sizes = np.bincount(topics, minlength=n_topics)
     eligible = [t for t in range(n_topics) if sizes[t] >= saves + 10]
@@ -98,38 +98,45 @@ def simulate(corpus: dict, methods: dict, users: int, saves: int, rng: np.random
     return {name: (float(np.mean(a)), float(np.mean(b))) for name, (a, b) in results.items()}
 
 
+def _methods(corpus: dict, timings: dict[str, list[float]]) -> dict:
+    """Each method as f(positives, negatives) -> scores over the corpus, timed."""
+    vec, dates = corpus["vectors"], corpus["dates"]
+    mean = vec.mean(axis=0)
+
+    def timed(name, fn):
+        def run(pos, neg):
+            started = time.perf_counter()
+            out = fn(pos, neg)
+            timings.setdefault(name, []).append(time.perf_counter() - started)
+            return out
+
+        return run
+
+    return {
+        "recency": timed("recency", lambda p, n: recency_scores(dates, p, n)),
+        "svm (arxiv-sanity, C=0.01)": timed("svm001", lambda p, n: svm_scores(vec, p, n, 0.01)),
+        "svm (C=1)": timed("svm1", lambda p, n: svm_scores(vec, p, n, 1.0)),
+        "centroid": timed("centroid", lambda p, n: centroid_scores(vec, p, n)),
+        "for-you, uncentred": timed("foryou0", lambda p, n: foryou_scores(vec, p, n, None)),
+        "for-you (paperfeed)": timed("foryou", lambda p, n: foryou_scores(vec, p, n, mean)),
+    }
+
+
 def quality(args: argparse.Namespace) -> list[tuple[str, str, float, float, float]]:
+    """Precision@10 rows: (corpus, method, before feedback, after feedback, ms per request)."""
     rng = np.random.default_rng(RNG_SEED)
     rows = []
     seed = seed_corpus(args.cache)
-    corpora = [("seed (243)", seed), ]
+    corpora = [("seed (243)", seed, args.users)]
     if args.synthetic:
-        corpora.append((f"seed+synthetic ({args.synthetic})", corpus_with_synthetic(seed, args.synthetic, rng)))
-    for label, corpus in corpora:
-        vec, dates = corpus["vectors"], corpus["dates"]
-        mean = vec.mean(axis=0)
+        synthetic = corpus_with_synthetic(seed, args.synthetic, rng)
+        corpora.append((f"seed+synthetic ({args.synthetic})", synthetic, args.synthetic_users))
+    for label, corpus, users in corpora:
         timings: dict[str, list[float]] = {}
-
-        def timed(name, fn):
-            def run(pos, neg):
-                t0 = time.perf_counter()
-                out = fn(pos, neg)
-                timings.setdefault(name, []).append(time.perf_counter() - t0)
-                return out
-            return run
-
-        methods = {
-            "recency": timed("recency", lambda p, n: recency_scores(dates, p, n)),
-            "svm (arxiv-sanity, C=0.01)": timed("svm001", lambda p, n: svm_scores(vec, p, n, 0.01)),
-            "svm (C=1)": timed("svm1", lambda p, n: svm_scores(vec, p, n, 1.0)),
-            "centroid": timed("centroid", lambda p, n: centroid_scores(vec, p, n)),
-            "for-you, uncentred": timed("foryou0", lambda p, n: foryou_scores(vec, p, n, None)),
-            "for-you (paperfeed)": timed("foryou", lambda p, n: foryou_scores(vec, p, n, mean)),
-        }
-        res = simulate(corpus, methods, args.users, args.saves, rng)
-        for (name, (p1, p2)), key in zip(res.items(), timings):
-            ms = 1000 * float(np.mean(timings[key]))
-            rows.append((label, name, p1, p2, ms))
+        methods = _methods(corpus, timings)
+        res = simulate(corpus, methods, users, args.saves, rng)
+        for (name, (p1, p2)), key in zip(res.items(), timings, strict=True):
+            rows.append((label, name, p1, p2, 1000 * float(np.mean(timings[key]))))
     return rows
 
 
@@ -137,20 +144,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200, help="simulated users per corpus")
     parser.add_argument("--saves", type=int, default=5, help="papers each user saves first")
-    parser.add_argument("--synthetic", type=int, default=20_000, help="synthetic papers added")
+    parser.add_argument("--synthetic", type=int, default=10_000, help="synthetic papers added")
+    parser.add_argument(
+        "--synthetic-users", type=int, default=40, help="simulated users on the synthetic corpus"
+    )
     parser.add_argument("--papers", type=int, default=300_000, help="papers for the latency run")
     parser.add_argument("--requests", type=int, default=200, help="timed for-you requests")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--rebuild-topics", action="store_true", help="re-cluster a cached DB")
     parser.add_argument("--skip-svm", action="store_true", help="skip the SVM retrain timing")
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
-    parser.add_argument("--database-url", default="", help="PostgreSQL for the latency run (default: embedded)")
+    parser.add_argument(
+        "--database-url", default="", help="PostgreSQL for the latency run (default: embedded)"
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if not args.skip_quality:
         rows = quality(args)
-        print(f"\nprecision@10, {args.users} simulated users per corpus, {args.saves} saves each")
-        print(f"{'corpus':<26} {'method':<28} {'P@10':>6} {'P@10 after feedback':>20} {'ms/request':>11}")
+        print(f"\nprecision@10, simulated users, {args.saves} saves each, then one feedback round")
+        print(
+            f"{'corpus':<26} {'method':<28} {'P@10':>6} "
+            f"{'P@10 after feedback':>20} {'ms/request':>11}"
+        )
         for label, name, p1, p2, ms in rows:
             print(f"{label:<26} {name:<28} {p1:>6.3f} {p2:>20.3f} {ms:>11.1f}")
     if not args.skip_latency:

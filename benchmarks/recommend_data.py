@@ -59,7 +59,9 @@ def seed_corpus(cache: Path) -> dict:
     }
 
 
-def synthetic_vectors(seed: dict, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_vectors(
+    seed: dict, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """`n` synthetic vectors, each a noisy blend of two seed papers of one topic."""
     vectors, topics = seed["vectors"], seed["topics"]
     members = [np.flatnonzero(topics == t) for t in range(int(topics.max()) + 1)]

@@ -181,5 +181,5 @@ DEFAULTS: dict[str, Any] = {
     "ingest_hours": "1,13",
     "digest_papers": 10,
     "digest_send_empty": False,
-    "digest_senders": 6,
+    "digest_senders": 5,
 }

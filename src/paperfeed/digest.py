@@ -63,9 +63,10 @@ def run(
         send_empty=settings.digest_send_empty,
     )
     # An injected mailer (tests) is one connection, so one sender loop; otherwise
-    # each loop holds a pooled connection: leave room for the rest of the process.
+    # each loop holds a pooled connection for the run: leave half the pool to
+    # the rest of the process (web requests, the scheduler's other jobs).
     senders = (
-        1 if smtp is not None else max(1, min(settings.digest_senders, settings.pool_size - 2))
+        1 if smtp is not None else max(1, min(settings.digest_senders, settings.pool_size // 2))
     )
     sent = sender.deliver(pf.db, settings, pf.secret_key, mailer=smtp, senders=senders)
     return RunReport(queued, sent)

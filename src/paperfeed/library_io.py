@@ -109,8 +109,19 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-CSV_COLUMNS = ("title", "authors", "published_on", "arxiv_id", "doi", "url", "tags", "folders",
-               "note", "saved_at", "upvotes")
+CSV_COLUMNS = (
+    "title",
+    "authors",
+    "published_on",
+    "arxiv_id",
+    "doi",
+    "url",
+    "tags",
+    "folders",
+    "note",
+    "saved_at",
+    "upvotes",
+)
 
 
 def to_csv(papers: list[dict[str, Any]]) -> str:
@@ -123,10 +134,17 @@ def to_csv(papers: list[dict[str, Any]]) -> str:
         writer.writerow(
             _cell(v)
             for v in (
-                p["title"], "; ".join(p.get("authors") or []), p.get("published_on") or "",
-                p.get("arxiv_id") or "", p.get("doi") or "", url, "; ".join(p.get("tags") or []),
-                "; ".join(p.get("folders") or []), p.get("note") or "",
-                p["saved_at"].isoformat() if p.get("saved_at") else "", p.get("upvotes", ""),
+                p["title"],
+                "; ".join(p.get("authors") or []),
+                p.get("published_on") or "",
+                p.get("arxiv_id") or "",
+                p.get("doi") or "",
+                url,
+                "; ".join(p.get("tags") or []),
+                "; ".join(p.get("folders") or []),
+                p.get("note") or "",
+                p["saved_at"].isoformat() if p.get("saved_at") else "",
+                p.get("upvotes", ""),
             )
         )
     return out.getvalue()
@@ -209,7 +227,11 @@ def import_bibtex(
         "INSERT INTO library_imports (user_id, filename, read, matched, unmatched, rejected,"
         " report) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
-            user_id, filename[:200], report.read, report.matched, report.unmatched_count,
+            user_id,
+            filename[:200],
+            report.read,
+            report.matched,
+            report.unmatched_count,
             report.rejected_count,
             json.dumps({"unmatched": report.unmatched, "rejected": report.rejected}),
         ),

@@ -24,10 +24,12 @@ def _user_id(pf: Paperfeed, email: str) -> int:
 
 def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
     """Add the `topics` and `library` command groups to the CLI."""
-    topics_app = typer.Typer(help="The topic map: cluster the catalogue, place new papers.",
-                             no_args_is_help=True)
-    library_app = typer.Typer(help="A user's library: import and export BibTeX/CSV.",
-                              no_args_is_help=True)
+    topics_app = typer.Typer(
+        help="The topic map: cluster the catalogue, place new papers.", no_args_is_help=True
+    )
+    library_app = typer.Typer(
+        help="A user's library: import and export BibTeX/CSV.", no_args_is_help=True
+    )
     app.add_typer(topics_app, name="topics")
     app.add_typer(library_app, name="library")
 
@@ -46,8 +48,10 @@ def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
                 found = topics.list_topics(conn)
             for t in found:
                 typer.echo(f"{t.id:>6}  {t.papers:>7}  {t.label}")
-            typer.echo(f"topics={len(found)} papers={sum(t.papers for t in found)} "
-                       f"seconds={time.perf_counter() - started:.1f}")
+            typer.echo(
+                f"topics={len(found)} papers={sum(t.papers for t in found)} "
+                f"seconds={time.perf_counter() - started:.1f}"
+            )
 
     @topics_app.command("assign")
     def topics_assign() -> None:
@@ -73,8 +77,10 @@ def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
             typer.echo(f"not in catalogue: {u['position']}: {u['title']}", err=True)
         for r in report.rejected:
             typer.echo(f"unreadable: {r['position']}: {r['reason']}", err=True)
-        typer.echo(f"read={report.read} matched={report.matched} "
-                   f"unmatched={report.unmatched_count} rejected={report.rejected_count}")
+        typer.echo(
+            f"read={report.read} matched={report.matched} "
+            f"unmatched={report.unmatched_count} rejected={report.rejected_count}"
+        )
 
     @library_app.command("export")
     def library_export(
@@ -90,5 +96,6 @@ def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
             user_id = _user_id(pf, email)
             with pf.db.transaction() as conn:
                 items = library.items(conn, user_id, limit=None)
-        typer.echo(library_io.to_bibtex(items) if fmt == "bib" else library_io.to_csv(items),
-                   nl=False)
+        typer.echo(
+            library_io.to_bibtex(items) if fmt == "bib" else library_io.to_csv(items), nl=False
+        )

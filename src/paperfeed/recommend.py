@@ -19,181 +19,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 import psycopg
+from pgvector import HalfVector
+from threadpoolctl import threadpool_limits
 
 from paperfeed import topics as topic_map
 from paperfeed.db import Database
-
-MAX_SLOTS = 8
-# A positive joins an interest when its cosine to the centroid is at least this.
-JOIN_SIMILARITY = 0.45
-# Scoring weights (chosen by the benchmark): the k nearest positives count most.
-KNN_K = 2
-INTEREST_WEIGHT = 0.3
-NEGATIVE_WEIGHT = 0.6
-# Below this cosine a "not interested" paper says nothing about a candidate.
-NEGATIVE_FLOOR = 0.3
-
-
-def normalise(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if matrix.ndim == 1:
-        norm = float(np.linalg.norm(matrix))
-        return matrix / norm if norm else matrix
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return matrix / norms
-
-
-@dataclass
-class Interests:
-    """A user's interest centroids: running means with their weights."""
-
-    centroids: list[np.ndarray] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
-    # 'library' (learnt) or 'topic' (picked at cold start), and that topic's id.
-    origins: list[str] = field(default_factory=list)
-    topic_ids: list[int | None] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.centroids)
-
-    def matrix(self) -> np.ndarray:
-        """The unit-length centroids as an (m, dim) matrix."""
-        return normalise(np.vstack(self.centroids)) if self.centroids else np.zeros((0, 0))
-
-    def add_topic(self, centroid: np.ndarray, topic_id: int) -> None:
-        """Seed an interest from a topic the user picked (cold start)."""
-        if topic_id in self.topic_ids:
-            return
-        if len(self) >= MAX_SLOTS:
-            self._merge_closest()
-        self._append(normalise(centroid), 1.0, "topic", topic_id)
-
-    def fold(self, vector: np.ndarray) -> int:
-        """Fold one positive in; return the slot it went to."""
-        x = normalise(vector)
-        if self.centroids:
-            sims = self.matrix() @ x
-            best = int(np.argmax(sims))
-            if sims[best] >= JOIN_SIMILARITY:
-                self._update(best, x)
-                return best
-            if len(self) >= MAX_SLOTS:
-                # Make room rather than smear a new interest into an old one.
-                self._merge_closest()
-        self._append(x, 1.0, "library", None)
-        return len(self) - 1
-
-    def _append(self, centroid: np.ndarray, weight: float, origin: str, topic: int | None) -> None:
-        self.centroids.append(np.asarray(centroid, dtype=np.float32))
-        self.weights.append(weight)
-        self.origins.append(origin)
-        self.topic_ids.append(topic)
-
-    def _update(self, slot: int, x: np.ndarray) -> None:
-        w = self.weights[slot]
-        self.centroids[slot] = self.centroids[slot] + (x - self.centroids[slot]) / (w + 1.0)
-        self.weights[slot] = w + 1.0
-        # A picked topic that the user's own papers confirm becomes a learnt interest.
-        self.origins[slot] = "library"
-
-    def _merge_closest(self) -> None:
-        m = self.matrix()
-        sims = m @ m.T
-        np.fill_diagonal(sims, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        wa, wb = self.weights[a], self.weights[b]
-        self.centroids[a] = (self.centroids[a] * wa + self.centroids[b] * wb) / (wa + wb)
-        self.weights[a] = wa + wb
-        if self.origins[b] == "library":
-            self.origins[a] = "library"
-        for seq in (self.centroids, self.weights, self.origins, self.topic_ids):
-            del seq[b]
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Scores of candidates plus, for each, the index of its nearest positive and interest."""
-
-    scores: np.ndarray
-    nearest_positive: np.ndarray  # -1 when the user has no positives
-    nearest_similarity: np.ndarray
-    nearest_interest: np.ndarray  # -1 when the user has no interests
-
-
-def score(
-    candidates: np.ndarray,
-    positives: np.ndarray,
-    negatives: np.ndarray,
-    interests: np.ndarray,
-    mean: np.ndarray | None = None,
-) -> Scored:
-    """Score candidate vectors against a user's positives, negatives and interests.
-
-    With `mean` (the corpus mean), every vector is centred first: all papers
-    share a large common component, and removing it makes cosines tell topics
-    apart (+3 to +20 points of precision@10 in the benchmark).
-    """
-    if mean is not None and len(mean):
-        candidates, positives, negatives, interests = (
-            _centre(m, mean) for m in (candidates, positives, negatives, interests)
-        )
-    n = len(candidates)
-    cand = normalise(candidates) if n else np.zeros((0, 0), dtype=np.float32)
-    total = np.zeros(n, dtype=np.float32)
-    nearest = np.full(n, -1)
-    nearest_sim = np.zeros(n, dtype=np.float32)
-    nearest_interest = np.full(n, -1)
-    if n == 0:
-        return Scored(total, nearest, nearest_sim, nearest_interest)
-    knn_weight = 1.0
-    if len(interests):
-        sims = cand @ normalise(interests).T
-        nearest_interest = np.argmax(sims, axis=1)
-        total += INTEREST_WEIGHT * sims.max(axis=1)
-        knn_weight = 1.0 - INTEREST_WEIGHT
-    if len(positives):
-        sims = cand @ normalise(positives).T
-        k = min(KNN_K, sims.shape[1])
-        top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-        total += knn_weight * top.mean(axis=1)
-        nearest = np.argmax(sims, axis=1)
-        nearest_sim = sims[np.arange(n), nearest]
-    elif len(interests):
-        total /= INTEREST_WEIGHT  # topic picks only: the interest term is the whole score
-    if len(negatives):
-        sims = cand @ normalise(negatives).T
-        total -= NEGATIVE_WEIGHT * np.clip(sims.max(axis=1) - NEGATIVE_FLOOR, 0.0, None)
-    return Scored(total, nearest, nearest_sim, nearest_interest)
-
-
-def _centre(matrix: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    if not len(matrix):
-        return matrix
-    return normalise(np.asarray(matrix, dtype=np.float32)) - mean
-
-
-def build_interests(positives: np.ndarray, topics: list[tuple[int, np.ndarray]] = ()) -> Interests:
-    """Interests from scratch: the picked topics, then every positive folded in order."""
-    interests = Interests()
-    for topic_id, centroid in topics:
-        interests.add_topic(centroid, topic_id)
-    for row in positives:
-        interests.fold(row)
-    return interests
-
-
-# --- The feed, over the database -------------------------------------------
+from paperfeed.taste import (  # noqa: F401 - re-exported: the model is part of this API
+    MAX_SLOTS,
+    Interests,
+    Scored,
+    build_interests,
+    normalise,
+    score,
+)
 
 # Candidates drawn from the HNSW index per request, shared among the interests.
-CANDIDATES = 200
-MIN_PER_INTEREST = 30
+CANDIDATES = 160
+MIN_PER_INTEREST = 20
+# A date window holding at most this many papers is scanned exactly instead.
+EXACT_WINDOW = 20_000
 # Scoring reads at most this many of the newest positives and negatives.
 MAX_POSITIVES = 1_000
 MAX_NEGATIVES = 500
@@ -255,8 +104,14 @@ def _store_interests(conn: psycopg.Connection, user_id: int, interests: Interest
             "INSERT INTO user_interests (user_id, slot, centroid, weight, origin, topic_id)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
             [
-                (user_id, slot, interests.centroids[slot], interests.weights[slot],
-                 interests.origins[slot], interests.topic_ids[slot])
+                (
+                    user_id,
+                    slot,
+                    interests.centroids[slot],
+                    interests.weights[slot],
+                    interests.origins[slot],
+                    interests.topic_ids[slot],
+                )
                 for slot in range(len(interests))
             ],
         )
@@ -291,7 +146,10 @@ def refresh_profile(conn: psycopg.Connection, user_id: int) -> Interests:
     new = _positives(conn, user_id, profile["folded_until"])
     if profile["positives"] + len(new) != summary["n"]:
         topics = [
-            (t, c) for t, c, o in zip(interests.topic_ids, interests.centroids, interests.origins)
+            (t, c)
+            for t, c, o in zip(
+                interests.topic_ids, interests.centroids, interests.origins, strict=True
+            )
             if o == "topic" and t is not None
         ]
         interests = Interests()
@@ -325,23 +183,46 @@ def pick_topics(conn: psycopg.Connection, user_id: int, topic_ids: list[int]) ->
 def _candidates(
     conn: psycopg.Connection, queries: np.ndarray, since: date | None, exclude: set[int]
 ) -> dict[int, np.ndarray]:
-    """Nearest papers to each interest, from the HNSW index (iterative scan when filtered)."""
+    """Papers near the user's interests: exact over a small date window, else from HNSW."""
+    # Room for the papers the user already has, which sit near their interests.
+    extra = min(-(-len(exclude) // max(len(queries), 1)), MIN_PER_INTEREST)
+    if since is not None:
+        window = conn.execute(
+            "SELECT count(*) AS n FROM papers WHERE coalesce(listed_on, published_on) >= %s",
+            (since,),
+        ).fetchone()["n"]
+        if window <= EXACT_WINDOW:
+            return _nearest_in_window(conn, queries, since, CANDIDATES + len(exclude), exclude)
     per = max(MIN_PER_INTEREST, -(-CANDIDATES // max(len(queries), 1)))
-    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(100, per)),))
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(per + extra),))
     conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-    found: dict[int, np.ndarray] = {}
-    for query in queries:
-        rows = conn.execute(
-            "SELECT id, embedding FROM papers WHERE embedding IS NOT NULL"
-            " AND (%s::date IS NULL OR coalesce(listed_on, published_on) >= %s)"
-            " ORDER BY embedding <=> %s::halfvec LIMIT %s",
-            (since, since, query.astype(np.float32), per + len(exclude)),
-            binary=True,
-        ).fetchall()
-        for r in rows:
-            if r["id"] not in exclude:
-                found.setdefault(r["id"], _np(r["embedding"]))
-    return found
+    # One statement for every interest: one HNSW walk each, one round trip in all.
+    rows = conn.execute(
+        "SELECT DISTINCT ON (n.id) n.id, n.embedding FROM unnest(%s::halfvec[]) AS q(vec)"
+        " CROSS JOIN LATERAL (SELECT id, embedding FROM papers"
+        "   WHERE embedding IS NOT NULL"
+        "     AND (%s::date IS NULL OR coalesce(listed_on, published_on) >= %s)"
+        "   ORDER BY embedding <=> q.vec LIMIT %s) n",
+        ([HalfVector(q) for q in queries], since, since, per + extra),
+        binary=True,
+    ).fetchall()
+    return {r["id"]: _np(r["embedding"]) for r in rows if r["id"] not in exclude}
+
+
+def _nearest_in_window(
+    conn: psycopg.Connection, queries: np.ndarray, since: date, limit: int, exclude: set[int]
+) -> dict[int, np.ndarray]:
+    # A date window of a few thousand papers is scanned exactly (through the date index):
+    # cheaper than an HNSW walk that must skip every paper outside the window.
+    nearest = "LEAST(" + ", ".join(["embedding <=> %s::halfvec"] * len(queries)) + ")"
+    rows = conn.execute(
+        "SELECT id, embedding FROM papers"  # noqa: S608 - constant fragments only
+        " WHERE coalesce(listed_on, published_on) >= %s AND embedding IS NOT NULL"
+        " ORDER BY " + nearest + " LIMIT %s",
+        (since, *[HalfVector(q) for q in queries], limit),
+        binary=True,
+    ).fetchall()
+    return {r["id"]: _np(r["embedding"]) for r in rows if r["id"] not in exclude}
 
 
 def _negatives(conn: psycopg.Connection, user_id: int) -> list[dict]:
@@ -384,12 +265,22 @@ def picks(
     if not found:
         return []
     ids = list(found)
-    pos_matrix = np.vstack([_np(r["embedding"]) for r in positives]) if positives else np.zeros((0, 0))
-    neg_matrix = np.vstack([_np(r["embedding"]) for r in negatives]) if negatives else np.zeros((0, 0))
-    scored = score(
-        np.vstack([found[i] for i in ids]), pos_matrix, neg_matrix, interests.matrix(),
-        topic_map.corpus_mean(conn),
+    pos_matrix = (
+        np.vstack([_np(r["embedding"]) for r in positives]) if positives else np.zeros((0, 0))
     )
+    neg_matrix = (
+        np.vstack([_np(r["embedding"]) for r in negatives]) if negatives else np.zeros((0, 0))
+    )
+    # The matrices are small (a few hundred rows): BLAS threads only add hand-offs,
+    # which cost tens of milliseconds on a busy 2-core machine.
+    with threadpool_limits(1):
+        scored = score(
+            np.vstack([found[i] for i in ids]),
+            pos_matrix,
+            neg_matrix,
+            interests.matrix(),
+            topic_map.corpus_mean(conn),
+        )
     totals = scored.scores.astype(np.float64)
     searches = _saved_search_matches(conn, user_id, ids)
     for index, pid in enumerate(ids):
@@ -400,9 +291,18 @@ def picks(
     out = []
     for index in order:
         pid = ids[int(index)]
-        out.append(_explain(pid, float(totals[index]), int(scored.nearest_positive[index]),
-                            int(scored.nearest_interest[index]), positives, interests,
-                            searches.get(pid), labels))
+        out.append(
+            _explain(
+                pid,
+                float(totals[index]),
+                int(scored.nearest_positive[index]),
+                int(scored.nearest_interest[index]),
+                positives,
+                interests,
+                searches.get(pid),
+                labels,
+            )
+        )
     return out
 
 
@@ -417,8 +317,9 @@ def _explain(
     labels: dict[int, str],
 ) -> Pick:
     if search is not None:
-        return Pick(paper_id, total, f"matches your saved search “{search}”", "search",
-                    reason_label=search)
+        return Pick(
+            paper_id, total, f"matches your saved search “{search}”", "search", reason_label=search
+        )
     if interest >= 0 and interests.origins[interest] == "topic":
         label = labels.get(interests.topic_ids[interest] or 0, "a topic you picked")
         return Pick(paper_id, total, f"in your topic “{label}”", "topic", reason_label=label)
@@ -426,8 +327,14 @@ def _explain(
         row = positives[nearest]
         where = "your library" if row["saved"] else "papers you upvoted"
         kind = "library" if row["saved"] else "vote"
-        return Pick(paper_id, total, f"close to “{row['title']}” in {where}", kind,
-                    row["paper_id"], row["title"])
+        return Pick(
+            paper_id,
+            total,
+            f"close to “{row['title']}” in {where}",
+            kind,
+            row["paper_id"],
+            row["title"],
+        )
     return Pick(paper_id, total, "close to your interests", "topic")
 
 

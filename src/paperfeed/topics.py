@@ -28,8 +28,9 @@ CHUNK = 20_000
 LABEL_TERMS = 3
 _WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
 # Words that say nothing about a topic in a corpus of research abstracts.
-_STOP = set(
-    """a about above across after again against all almost also although always among an and
+_STOP = frozenset(
+    """
+    a about above across after again against all almost also although always among an and
     another any are as at based be been before being below between both but by can could
     different do does done due during each either et etc every few for from further given
     has have having here how however if in into is it its itself just large less may more
@@ -39,8 +40,10 @@ _STOP = set(
     to two under up upon use used using various very via was we well were what when where
     which while who whose why will with within without work would yet approach approaches
     method methods model models task tasks performance state art existing study demonstrate
-    achieve achieves first introduce present framework data experiments extensive recent adding assess modern
-    able allow allows enable enables including key leverage leveraging make makes obtain""".split()
+    achieve achieves first introduce present framework data experiments extensive recent
+    adding assess modern able allow allows enable enables including key leverage leveraging
+    make makes obtain
+    """.split()  # noqa: SIM905 - a word list reads best as prose
 )
 
 
@@ -76,7 +79,7 @@ def _tokens(text: str) -> list[str]:
     raw = [w.strip("-") for w in _WORD.findall(text.lower())]
     keep = [w if len(w) > 2 and w not in _STOP else None for w in raw]
     words = [w for w in keep if w]
-    return words + [f"{a} {b}" for a, b in zip(keep, keep[1:]) if a and b]
+    return words + [f"{a} {b}" for a, b in zip(keep, keep[1:], strict=False) if a and b]
 
 
 def _term_score(n: int, size: int, overall: int, total: int) -> float:
@@ -95,7 +98,7 @@ def _stem(word: str) -> str:
 def label_clusters(texts: list[str], clusters: np.ndarray, k: int) -> list[list[str]]:
     """Each cluster's most distinctive terms: class-based tf-idf over its texts."""
     counts: list[dict[str, int]] = [{} for _ in range(k)]
-    for text, cluster in zip(texts, clusters):
+    for text, cluster in zip(texts, clusters, strict=True):
         bucket = counts[int(cluster)]
         for token in set(_tokens(text)):
             bucket[token] = bucket.get(token, 0) + 1
@@ -168,8 +171,14 @@ def build(db: Database, k: int | None = None, *, sample: int = SAMPLE, seed: int
             conn.execute(
                 "INSERT INTO topics (map_id, label, terms, centroid, x, y)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
-                (map_id, label, terms[c], centroids[c], float(centre_xy[c, 0]),
-                 float(centre_xy[c, 1])),
+                (
+                    map_id,
+                    label,
+                    terms[c],
+                    centroids[c],
+                    float(centre_xy[c, 0]),
+                    float(centre_xy[c, 1]),
+                ),
             )
         _assign(conn, only_new=False)
     return map_id
@@ -188,7 +197,8 @@ def _active_map(conn: psycopg.Connection) -> tuple[dict | None, list[dict]]:
     if layout is None:
         return None, []
     topics = conn.execute(
-        "SELECT id, centroid FROM topics WHERE map_id = %s ORDER BY id", (layout["id"],),
+        "SELECT id, centroid FROM topics WHERE map_id = %s ORDER BY id",
+        (layout["id"],),
         binary=True,
     ).fetchall()
     return layout, topics
@@ -206,7 +216,9 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
     done, last = 0, 0
     while True:
         rows = conn.execute(
-            "SELECT p.id, p.embedding FROM papers p WHERE p.embedding IS NOT NULL AND p.id > %s"
+            # Only constant SQL fragments are concatenated; every value is a parameter.
+            "SELECT p.id, p.embedding FROM papers p"  # noqa: S608
+            " WHERE p.embedding IS NOT NULL AND p.id > %s"
             + (new_only if only_new else "")
             + " ORDER BY p.id LIMIT %s",
             (last, CHUNK),
@@ -219,16 +231,19 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
         sims = vectors @ centroids.T
         best = sims.argmax(axis=1)
         xy = (vectors - mean) @ axes.T
-        with conn.cursor() as cur, cur.copy(
-            "COPY paper_topics (paper_id, topic_id, x, y, similarity) FROM STDIN"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY paper_topics (paper_id, topic_id, x, y, similarity) FROM STDIN") as copy,
+        ):
             for i, r in enumerate(rows):
                 b = int(best[i])
-                copy.write_row((r["id"], ids[b], float(xy[i, 0]), float(xy[i, 1]),
-                                float(sims[i, b])))
+                copy.write_row(
+                    (r["id"], ids[b], float(xy[i, 0]), float(xy[i, 1]), float(sims[i, b]))
+                )
         done += len(rows)
     conn.execute(
-        "UPDATE topics t SET papers = (SELECT count(*) FROM paper_topics pt WHERE pt.topic_id = t.id)"
+        "UPDATE topics t SET papers ="
+        " (SELECT count(*) FROM paper_topics pt WHERE pt.topic_id = t.id)"
         " WHERE t.map_id = %s",
         (layout["id"],),
     )

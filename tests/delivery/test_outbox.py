@@ -121,3 +121,24 @@ def test_cli_preview_and_dry_run_send_nothing(mpf, mailbox, monkeypatch, tmp_pat
     assert "sent=1" in sent.output and len(mailbox.messages) == 1
     missing = runner.invoke(app, ["digest", "preview", "--subscription", "999"])
     assert missing.exit_code == 2
+
+
+def test_parallel_senders_attempt_each_row_once_per_pass(mpf, mailbox: Mailbox) -> None:
+    add_papers(mpf, [("Paper One", date(2026, 11, 23), 3)])
+    # One row at a time: the race is a sender listing the row, another one
+    # failing and rescheduling it, then the first taking its lock.
+    for i in range(12):
+        active_subscription(mpf, f"later{i}@example.com")
+        outbox.enqueue(
+            mpf.db,
+            CandidateFinder(),
+            NOW,
+            size=10,
+            base_url=mpf.settings.base_url,
+            send_empty=False,
+        )
+        report = sender.deliver(mpf.db, mpf.settings, mpf.secret_key, senders=6)
+        assert report.retried == 1
+    with mpf.db.connection() as conn:
+        attempts = {r["attempts"] for r in conn.execute("SELECT attempts FROM digest_outbox")}
+    assert attempts == {1}  # a rescheduled row is not picked up again by another sender

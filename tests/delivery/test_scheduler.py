@@ -85,9 +85,12 @@ def test_concurrent_digest_runs_send_each_digest_once(mpf, mailbox: Mailbox) -> 
     errors: list[BaseException] = []
 
     def instance() -> None:
+        # Each instance has its own Paperfeed (its own connection pool), as
+        # separate processes would.
         try:
-            barrier.wait()
-            digest.run(mpf, now=NOW, finder=CandidateFinder())
+            with Paperfeed(mpf.settings) as own:
+                barrier.wait()
+                digest.run(own, now=NOW, finder=CandidateFinder())
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -24,8 +24,15 @@ pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -33,11 +40,19 @@ def base_url(settings, db_url: str, tmp_path: Path) -> Iterator[str]:
     """The app over the seed corpus, embedded (real MiniLM) and clustered."""
     if not Path(CHROMIUM).exists() or not SEEDS:
         pytest.skip("needs /usr/bin/chromium and the seed pages")
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_HOME": str(tmp_path / "h"),
-           "PAPERFEED_SCHEDULER": "false", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": db_url,
+        "PAPERFEED_HOME": str(tmp_path / "h"),
+        "PAPERFEED_SCHEDULER": "false",
+        "HF_HUB_OFFLINE": "1",
+    }
     cli = [sys.executable, "-m", "paperfeed"]
-    for command in (["ingest", "listing", *map(str, SEEDS), "--listing-year", "2024"],
-                    ["embed"], ["topics", "build"]):
+    for command in (
+        ["ingest", "listing", *map(str, SEEDS), "--listing-year", "2024"],
+        ["embed"],
+        ["topics", "build"],
+    ):
         subprocess.run([*cli, *command], env=env, check=True, capture_output=True, timeout=600)
     with Paperfeed(settings) as pf, running(create_app(pf)) as url:
         yield url
@@ -105,11 +120,21 @@ def test_save_papers_see_the_feed_change_and_browse_the_topic_map(base_url: str)
         page.goto("/topics")
         dots = page.locator("#topic-map circle")
         assert dots.count() >= 200
-        title = dots.first.locator("title").text_content()
+        page.locator("#topic-map").scroll_into_view_if_needed()
+        # A dot no label or header covers (elementFromPoint is what a pointer would hit).
+        index = dots.evaluate_all(
+            """els => els.findIndex(e => {
+                 const r = e.getBoundingClientRect();
+                 return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === e;
+               })"""
+        )
+        assert index >= 0
+        dot = dots.nth(index)
+        title = dot.locator("title").text_content()
         assert title
-        dots.first.hover()
+        dot.hover()
         _shot(page, "5-topic-map")
-        page.locator("#topic-map circle").first.click()
+        dot.click()
         page.wait_for_url("**/papers/*")
         assert title.strip()[:40] in page.content()
 

@@ -84,10 +84,10 @@ def corpus(pf: Paperfeed) -> Corpus:
             )
             topics.append(topic)
     ids = add_papers(pf, papers)
-    vectors = {pid: topic_vector(t, rng) for pid, t in zip(ids, topics)}
+    vectors = {pid: topic_vector(t, rng) for pid, t in zip(ids, topics, strict=True)}
     set_embeddings(pf, vectors)
     by_topic: dict[str, list[int]] = {t: [] for t in TOPIC_WORDS}
-    for pid, t in zip(ids, topics):
+    for pid, t in zip(ids, topics, strict=True):
         by_topic[t].append(pid)
     return Corpus(by_topic, vectors)
 

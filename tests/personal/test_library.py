@@ -28,7 +28,10 @@ def test_tags_and_notes_are_kept_and_filter_the_library(pf, corpus, user_id):
     with pf.db.transaction() as conn:
         library.save(conn, user_id, a)
         library.save(conn, user_id, b)
-        assert library.set_tags(conn, user_id, a, ["  GNN ", "gnn", "to cite"]) == ["gnn", "to cite"]
+        assert library.set_tags(conn, user_id, a, ["  GNN ", "gnn", "to cite"]) == [
+            "gnn",
+            "to cite",
+        ]
         library.set_note(conn, user_id, a, "Read section 3 again")
         items = library.items(conn, user_id, tag="gnn")
     assert [i["id"] for i in items] == [a]
@@ -82,7 +85,9 @@ def test_export_then_import_round_trips_the_library(pf, corpus, user_id, other_u
 
 def test_import_matches_by_doi_and_title_and_reports_unmatched(pf, corpus, user_id):
     with pf.db.transaction() as conn:
-        conn.execute("UPDATE papers SET doi = '10.1000/xyz' WHERE id = %s", (corpus.ids["speech"][0],))
+        conn.execute(
+            "UPDATE papers SET doi = '10.1000/xyz' WHERE id = %s", (corpus.ids["speech"][0],)
+        )
         title = library.papers_by_ids(conn, [corpus.ids["robots"][5]])[0]["title"]
     bib = (
         "@inproceedings{a, title={Some Other Title}, doi={https://doi.org/10.1000/XYZ}}\n"
@@ -140,10 +145,20 @@ def test_csv_export_neutralises_formulas_and_lists_tags(pf, corpus, user_id):
 
 def test_bibtex_export_of_hostile_titles_parses_back(pf, corpus):
     papers = [
-        {"id": 1, "title": "Braces } { unbalanced \\ and @ signs", "authors": ["A. B"],
-         "published_on": None, "arxiv_id": None},
-        {"id": 2, "title": "Fine {BERT} title", "authors": [], "published_on": None,
-         "arxiv_id": "2401.00001"},
+        {
+            "id": 1,
+            "title": "Braces } { unbalanced \\ and @ signs",
+            "authors": ["A. B"],
+            "published_on": None,
+            "arxiv_id": None,
+        },
+        {
+            "id": 2,
+            "title": "Fine {BERT} title",
+            "authors": [],
+            "published_on": None,
+            "arxiv_id": "2401.00001",
+        },
     ]
     from paperfeed.model import Record
     from paperfeed.sources import bibtex

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed import topics
 from paperfeed.web import create_app
-from tests.web.conftest import csrf_of, sign_up
+from tests.web.conftest import sign_up
 
 
 @pytest.fixture
@@ -50,8 +50,11 @@ def test_save_then_for_you_shows_picks_with_reasons(web, corpus):
 def test_not_interested_form_removes_the_paper_from_the_feed(web, corpus):
     _save(web, corpus.ids["graphs"][0])
     first = web.get("/api/for-you?limit=1").json()["picks"][0]["paper_id"]
-    r = web.post(f"/papers/{first}/not-interested",
-                 data={"csrf_token": web.csrf, "next": "/for-you"}, follow_redirects=False)
+    r = web.post(
+        f"/papers/{first}/not-interested",
+        data={"csrf_token": web.csrf, "next": "/for-you"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/for-you"
     ids = [p["paper_id"] for p in web.get("/api/for-you?limit=30").json()["picks"]]
     assert first not in ids
@@ -64,8 +67,11 @@ def test_library_export_and_import_through_the_pages(web, corpus):
     assert bib.status_code == 200 and bib.text.count("@article{") == 3
     assert "attachment" in bib.headers["content-disposition"]
     web.delete(f"/api/library/{corpus.ids['robots'][0]}", headers={"X-CSRF-Token": web.csrf})
-    r = web.post("/library/import", data={"csrf_token": web.csrf},
-                 files={"file": ("mine.bib", bib.content + b"\n@article{x, title={Unknown one}}\n")})
+    r = web.post(
+        "/library/import",
+        data={"csrf_token": web.csrf},
+        files={"file": ("mine.bib", bib.content + b"\n@article{x, title={Unknown one}}\n")},
+    )
     assert r.status_code == 200
     assert re.search(r"4 entries read: <strong>3</strong> matched", r.text)
     assert "Unknown one" in r.text

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from paperfeed import accounts, library, recommend
 
@@ -32,9 +34,7 @@ def test_reasons_name_the_nearest_real_library_item(pf, corpus, user_id):
     with pf.db.transaction() as conn:
         for pid in saved:
             library.save(conn, user_id, pid)
-        titles = {
-            r["id"]: r["title"] for r in library.papers_by_ids(conn, saved)
-        }
+        titles = {r["id"]: r["title"] for r in library.papers_by_ids(conn, saved)}
     picks = recommend.for_you(pf.db, user_id, 10)
     assert picks
     for pick in picks:

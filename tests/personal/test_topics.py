@@ -16,7 +16,8 @@ def _topic_of_papers(pf, ids):
     with pf.db.connection() as conn:
         rows = conn.execute(
             "SELECT pt.paper_id, t.label FROM paper_topics pt JOIN topics t ON t.id = pt.topic_id"
-            " WHERE pt.paper_id = ANY(%s)", (ids,)
+            " WHERE pt.paper_id = ANY(%s)",
+            (ids,),
         ).fetchall()
     return {r["paper_id"]: r["label"] for r in rows}
 
@@ -36,8 +37,13 @@ def test_build_finds_the_three_topics_and_labels_them_with_their_words(pf, corpu
 def test_new_papers_get_the_nearest_topic_without_reclustering(pf, corpus):
     map_id = topics.build(pf.db, k=3)
     rng = np.random.default_rng(5)
-    new = add_papers(pf, [Paper(title="Late speech paper", abstract="speech audio"),
-                          Paper(title="Late robot paper", abstract="robot arms")])
+    new = add_papers(
+        pf,
+        [
+            Paper(title="Late speech paper", abstract="speech audio"),
+            Paper(title="Late robot paper", abstract="robot arms"),
+        ],
+    )
     set_embeddings(pf, {new[0]: topic_vector("speech", rng), new[1]: topic_vector("robots", rng)})
     assert topics.assign_new(pf.db) == 2
     assert topics.assign_new(pf.db) == 0
@@ -65,10 +71,17 @@ def test_a_burst_of_recent_papers_makes_a_topic_rise(pf, corpus):
     topics.build(pf.db, k=3)
     rng = np.random.default_rng(9)
     last = date(2024, 3, 25)
-    burst = add_papers(pf, [
-        Paper(title=f"Robot burst {i}", abstract="robot manipulation", listed_on=last - timedelta(days=i))
-        for i in range(8)
-    ])
+    burst = add_papers(
+        pf,
+        [
+            Paper(
+                title=f"Robot burst {i}",
+                abstract="robot manipulation",
+                listed_on=last - timedelta(days=i),
+            )
+            for i in range(8)
+        ],
+    )
     set_embeddings(pf, {pid: topic_vector("robots", rng) for pid in burst})
     topics.assign_new(pf.db)
     with pf.db.connection() as conn:

@@ -73,8 +73,11 @@ def _lock_key(row_id: int) -> int:
     return (OUTBOX_LOCK << 32) | row_id
 
 
-def _claim(conn: psycopg.Connection, ids: list[int]) -> list[dict]:
-    """Lock the rows no other sender holds and mark them 'sending'; return them by id."""
+def _claim(conn: psycopg.Connection, ids: list[int]) -> tuple[list[int], list[dict]]:
+    """Lock the rows no other sender holds, mark the still-due ones 'sending'.
+
+    Returns the ids locked (to unlock after the batch) and the claimed rows, by id.
+    """
     locked = [
         r["id"]
         for r in conn.execute(
@@ -84,19 +87,20 @@ def _claim(conn: psycopg.Connection, ids: list[int]) -> list[dict]:
         ).fetchall()
     ]
     if not locked:
-        return []
-    # Re-checked under the lock: a row sent by another sender since it was listed is left.
+        return [], []
+    # Re-checked under the lock: a row another sender has sent (or failed and
+    # rescheduled) since it was listed is left alone.
     rows = conn.execute(
         "UPDATE digest_outbox o SET status = 'sending', attempts = o.attempts + 1,"
         "   claimed_at = now(),"
         "   uncertain_resends = o.uncertain_resends + (o.status = 'committing')::int"
         " FROM digest_outbox old"
         " WHERE o.id = ANY(%s) AND old.id = o.id"
-        "   AND o.status IN ('pending', 'sending', 'committing')"
+        "   AND o.status IN ('pending', 'sending', 'committing') AND o.next_attempt_at <= now()"
         " RETURNING o.*, old.status AS previous",
         (locked,),
     ).fetchall()
-    return sorted(rows, key=lambda r: r["id"])
+    return locked, sorted(rows, key=lambda r: r["id"])
 
 
 def _release_papers(conn: psycopg.Connection, row_id: int) -> None:
@@ -245,7 +249,7 @@ def _sender_loop(
                 if not ids:
                     return
                 last_id = ids[-1]
-                rows = _claim(conn, ids)
+                locked, rows = _claim(conn, ids)
                 batch = _Batch(conn, rows)
                 for row in rows:
                     send_row(conn, mailer, row, batch.message(settings, secret_key, row), report)
@@ -253,7 +257,7 @@ def _sender_loop(
                         progress(1)
                 conn.execute(
                     "SELECT pg_advisory_unlock(%s::bigint << 32 | id) FROM unnest(%s::bigint[]) id",
-                    (OUTBOX_LOCK, [r["id"] for r in rows]),
+                    (OUTBOX_LOCK, locked),
                 )
         finally:
             # Whatever happened, the pooled session must not keep row locks.

@@ -50,7 +50,7 @@ def _layout(points: list[topic_trends.Point], topic_ids: list[int]) -> tuple[lis
         for p in points
     ]
     centres: dict[int, list[float]] = {}
-    for p, d in zip(points, dots):
+    for p, d in zip(points, dots, strict=True):
         c = centres.setdefault(p.topic_id, [0.0, 0.0, 0])
         c[0], c[1], c[2] = c[0] + d.cx, c[1] + d.cy, c[2] + 1
     return dots, {t: (round(c[0] / c[2], 1), round(c[1] / c[2], 1)) for t, c in centres.items()}
