@@ -1,9 +1,10 @@
 """The topic map: clusters of paper embeddings with readable labels, placed on a 2-D map.
 
 `build` clusters a sample of the catalogue's vectors with mini-batch k-means,
-labels each cluster with its most distinctive words (class-based tf-idf over
-the titles and abstracts of the sample), fixes a 2-D projection (the first two
-principal components) and then assigns every paper to its nearest topic. It
+labels each cluster with its most distinctive words (over the titles and
+abstracts of the sample), fixes a linear 2-D layout (topics on the two principal
+axes of the centroids, each paper near its topic) and then assigns every paper
+to its nearest topic. It
 replaces the previous map in one transaction, so readers never see half a map.
 
 `assign_new` places papers that arrived since: nearest centroid and the same
@@ -26,6 +27,9 @@ SAMPLE = 50_000
 MAX_TOPICS = 60
 CHUNK = 20_000
 LABEL_TERMS = 3
+# How far a paper sits from its topic's centre on the map, relative to the
+# distance it has in embedding space (smaller: tighter, better separated blobs).
+SPREAD = 0.5
 _WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
 # Words that say nothing about a topic in a corpus of research abstracts.
 _STOP = frozenset(
@@ -154,9 +158,13 @@ def build(db: Database, k: int | None = None, *, sample: int = SAMPLE, seed: int
         clusters = kmeans.fit_predict(vectors)
         centroids = _unit(kmeans.cluster_centers_.astype(np.float32))
         mean = vectors.mean(axis=0)
-        # The two principal axes of the sample: a fixed, linear, reusable layout.
-        _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
+        # The layout is linear and fixed, so later papers land on the same map: topics sit
+        # where the two principal axes *of the centroids* put them (which spreads topics
+        # apart far better than the papers' own axes), and each paper near its topic.
+        _, _, vt = np.linalg.svd(centroids - centroids.mean(axis=0), full_matrices=False)
         axes = vt[:2].astype(np.float32)
+        if len(axes) < 2:
+            axes = np.vstack([axes, np.zeros_like(axes[0])])
         terms = label_clusters([f"{r['title']}. {r['abstract']}" for r in rows], clusters, k)
 
         conn.execute("DELETE FROM topic_maps")
@@ -197,7 +205,7 @@ def _active_map(conn: psycopg.Connection) -> tuple[dict | None, list[dict]]:
     if layout is None:
         return None, []
     topics = conn.execute(
-        "SELECT id, centroid FROM topics WHERE map_id = %s ORDER BY id",
+        "SELECT id, centroid, x, y FROM topics WHERE map_id = %s ORDER BY id",
         (layout["id"],),
         binary=True,
     ).fetchall()
@@ -210,7 +218,7 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
         return 0
     ids = [t["id"] for t in topics]
     centroids = np.vstack([_np(t["centroid"]) for t in topics])
-    mean = _np(layout["mean"])
+    centres = np.array([[t["x"], t["y"]] for t in topics], dtype=np.float32)
     axes = np.vstack([_np(layout["axis_x"]), _np(layout["axis_y"])])
     new_only = " AND NOT EXISTS (SELECT 1 FROM paper_topics pt WHERE pt.paper_id = p.id)"
     done, last = 0, 0
@@ -230,7 +238,7 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
         vectors = _unit(np.vstack([_np(r["embedding"]) for r in rows]))
         sims = vectors @ centroids.T
         best = sims.argmax(axis=1)
-        xy = (vectors - mean) @ axes.T
+        xy = centres[best] + SPREAD * ((vectors - centroids[best]) @ axes.T)
         with (
             conn.cursor() as cur,
             cur.copy("COPY paper_topics (paper_id, topic_id, x, y, similarity) FROM STDIN") as copy,

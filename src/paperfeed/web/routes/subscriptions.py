@@ -25,11 +25,20 @@ from paperfeed.app import Paperfeed
 from paperfeed.delivery import subscriptions, tokens
 from paperfeed.delivery.compose import Links
 from paperfeed.delivery.mailer import DeliveryError
-from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user
+from paperfeed.web.deps import (
+    NAV_LINKS,
+    csrf_protect,
+    current_user,
+    get_pf,
+    render,
+    require_user,
+)
 from paperfeed.web.errors import BadRequest, NotFound, TooManyRequests
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter(include_in_schema=False)
+# "Get trending papers in your email inbox": reachable from every page.
+NAV_LINKS.append(("Subscribe", "/subscribe", "subscribe"))
 WEEKDAYS = list(
     enumerate(
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), start=1

@@ -53,7 +53,13 @@ def _layout(points: list[topic_trends.Point], topic_ids: list[int]) -> tuple[lis
     for p, d in zip(points, dots, strict=True):
         c = centres.setdefault(p.topic_id, [0.0, 0.0, 0])
         c[0], c[1], c[2] = c[0] + d.cx, c[1] + d.cy, c[2] + 1
-    return dots, {t: (round(c[0] / c[2], 1), round(c[1] / c[2], 1)) for t, c in centres.items()}
+    placed = {}
+    for t, c in centres.items():
+        x, y = c[0] / c[2], c[1] / c[2]
+        # Labels near an edge grow inwards so that they are not cut off.
+        anchor = "start" if x < MAP_W * 0.3 else "end" if x > MAP_W * 0.7 else "middle"
+        placed[t] = (round(x, 1), round(y, 1), anchor)
+    return dots, placed
 
 
 @router.get("/topics", include_in_schema=False)
