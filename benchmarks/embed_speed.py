@@ -27,7 +27,9 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import platformdirs
@@ -43,7 +45,20 @@ EVAL = ROOT.parent / "shared" / "eval"
 sys.path.insert(0, str(EVAL))
 import ndcg  # noqa: E402
 
+# Synthetic abstracts per turn: backends take turns chunk by chunk.
 CHUNK = 250
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSON-lines file."""
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+CORPUS = read_jsonl(EVAL / "corpus.jsonl")
+SEED = [embed.document_text(d["title"], d["abstract"]) for d in CORPUS]
+DEV = read_jsonl(EVAL / "queries-dev.jsonl")
+QUERIES = [q["query"] for q in DEV]
 
 
 class StaticEmbedder(embed.Embedder):
@@ -54,9 +69,9 @@ class StaticEmbedder(embed.Embedder):
 
     def __init__(self, cache_dir: Path) -> None:
         self.path = cache_dir / self.name
-        self._model = None
+        self._model: Any = None
 
-    def _load(self):
+    def _load(self) -> Any:
         from model2vec import StaticModel
 
         if self._model is None:
@@ -75,22 +90,6 @@ class StaticEmbedder(embed.Embedder):
         return vectors.astype(np.float32)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every line of a JSON-lines file."""
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def dev_ndcg(docs: np.ndarray, queries: np.ndarray, ids: list[str], qids: list[str]) -> float:
-    """nDCG@10 of ranking the seed papers by dot product with each dev query."""
-    run = {
-        qid: [ids[i] for i in np.argsort(-row, kind="stable")[:100]]
-        for qid, row in zip(qids, queries @ docs.T, strict=True)
-    }
-    means, _, _ = ndcg.evaluate(run, ndcg.read_qrels(EVAL / "qrels-dev.tsv"))
-    return means["ndcg@10"]
-
-
 class Stopwatch:
     """Wall and process-CPU seconds spent inside its `with` blocks, summed."""
 
@@ -106,32 +105,45 @@ class Stopwatch:
         self.cpu += time.process_time() - self._cpu
 
 
-def measure(
-    model: embed.Embedder,
-    seed_rounds: list[Stopwatch],
-    synthetic: Stopwatch,
-    seed_vectors: np.ndarray,
-    queries: list[str],
-    ctx: dict,
-) -> dict:
-    """One table row from the timings gathered for `model`."""
+@dataclass
+class Timings:
+    """What one backend did: its seed passes, its synthetic chunks, its seed-paper vectors."""
+
+    first_use: Stopwatch = field(default_factory=Stopwatch)
+    seed_rounds: list[Stopwatch] = field(default_factory=list)
+    synthetic: Stopwatch = field(default_factory=Stopwatch)
+    vectors: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+def dev_ndcg(docs: np.ndarray, queries: np.ndarray) -> float:
+    """nDCG@10 of ranking the seed papers by dot product with each dev query."""
+    run = {
+        q["qid"]: [CORPUS[i]["id"] for i in np.argsort(-scores, kind="stable")[:100]]
+        for q, scores in zip(DEV, queries @ docs.T, strict=True)
+    }
+    means, _, _ = ndcg.evaluate(run, ndcg.read_qrels(EVAL / "qrels-dev.tsv"))
+    return means["ndcg@10"]
+
+
+def row(model: embed.Embedder, t: Timings, reference: np.ndarray, n_synthetic: int) -> dict:
+    """One table row: rates from the timings, then quality and query latency measured now."""
     latencies = []
-    for text in queries * 5:
+    for text in QUERIES * 5:
         with Stopwatch() as watch:
             model.embed_query(text)
         latencies.append(watch.wall * 1000)
-    best = min(seed_rounds, key=lambda w: w.wall)
-    reference = ctx["reference"]
-    if seed_vectors.shape == reference.shape:
-        cos = (seed_vectors * reference).sum(axis=1)
+    best = min(t.seed_rounds, key=lambda w: w.wall)
+    if t.vectors.shape == reference.shape:
+        cos = (t.vectors * reference).sum(axis=1)
         fidelity = f"{cos.mean():.4f} ({cos.min():.3f})"
     else:
         fidelity = "other space"
     return {
-        "seed_rate": ctx["n_seed"] / best.wall,
-        "synth_rate": ctx["n_synthetic"] / synthetic.wall,
-        "cpu_ms": 1000 * best.cpu / ctx["n_seed"],
-        "ndcg": dev_ndcg(seed_vectors, model.embed_documents(queries), ctx["ids"], ctx["qids"]),
+        "first_use": t.first_use.wall,
+        "seed_rate": len(SEED) / best.wall,
+        "synth_rate": n_synthetic / t.synthetic.wall,
+        "cpu_ms": 1000 * best.cpu / len(SEED),
+        "ndcg": dev_ndcg(t.vectors, model.embed_documents(QUERIES)),
         "fidelity": fidelity,
         "p50": statistics.median(latencies),
     }
@@ -152,10 +164,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.synthetic < 1 or args.rounds < 1:
         ap.error("--synthetic and --rounds must be at least 1")
-
-    corpus = read_jsonl(EVAL / "corpus.jsonl")
-    seed = [embed.document_text(d["title"], d["abstract"]) for d in corpus]
-    dev = read_jsonl(EVAL / "queries-dev.jsonl")
     papers = Generator(seed=1).papers(args.synthetic)
     synthetic = [embed.document_text(p["title"], p["abstract"]) for p in papers]
 
@@ -166,10 +174,10 @@ def main() -> None:
         backends[StaticEmbedder.name] = StaticEmbedder(args.data_dir / "models")
     load_before = os.getloadavg()[0]
 
-    first_use: dict[str, Stopwatch] = {}
+    timings = {name: Timings() for name in backends}
     for name, model in list(backends.items()):
         try:
-            with Stopwatch() as first_use[name]:
+            with timings[name].first_use:
                 model.embed_query("warm up")
         except ImportError as exc:  # model2vec.distill without skeletoken
             print(f"skipping {name}: {exc}", file=sys.stderr)
@@ -177,45 +185,34 @@ def main() -> None:
 
     # Backends take turns, round by round and chunk by chunk, so that load from
     # other processes on the machine falls on all of them alike.
-    seed_rounds: dict[str, list[Stopwatch]] = {name: [] for name in backends}
-    vectors: dict[str, np.ndarray] = {}
     for _ in range(args.rounds):
         for name, model in backends.items():
             with Stopwatch() as watch:
-                vectors[name] = model.embed_documents(seed)
-            seed_rounds[name].append(watch)
-    synthetic_watch = {name: Stopwatch() for name in backends}
+                timings[name].vectors = model.embed_documents(SEED)
+            timings[name].seed_rounds.append(watch)
     for start in range(0, len(synthetic), CHUNK):
         for name, model in backends.items():
-            with synthetic_watch[name]:
+            with timings[name].synthetic:
                 model.embed_documents(synthetic[start : start + CHUNK])
 
-    ctx = {
-        "reference": vectors[embed.MINILM],
-        "n_seed": len(seed),
-        "n_synthetic": len(synthetic),
-        "ids": [d["id"] for d in corpus],
-        "qids": [q["qid"] for q in dev],
-    }
-    queries = [q["query"] for q in dev]
+    reference = timings[embed.MINILM].vectors
     rows = {
-        name: measure(model, seed_rounds[name], synthetic_watch[name], vectors[name], queries, ctx)
+        name: row(model, timings[name], reference, len(synthetic))
         for name, model in backends.items()
     }
-
     base = rows[embed.MINILM]
     header = (
-        f"| backend | first use s | docs/s seed {len(seed)} | docs/s synthetic {len(synthetic)}"
+        f"| backend | first use s | docs/s seed {len(SEED)} | docs/s synthetic {len(synthetic)}"
         " | speed-up | CPU ms/doc | nDCG@10 | Δ nDCG | cos to ref mean (min) | query p50 ms |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    for name, row in rows.items():
+    for name, r in rows.items():
         print(
-            f"| {name} | {first_use[name].wall:.1f} | {row['seed_rate']:.1f}"
-            f" | {row['synth_rate']:.1f} | {row['synth_rate'] / base['synth_rate']:.1f}x"
-            f" | {row['cpu_ms']:.1f} | {row['ndcg']:.4f} | {row['ndcg'] - base['ndcg']:+.4f}"
-            f" | {row['fidelity']} | {row['p50']:.1f} |"
+            f"| {name} | {r['first_use']:.1f} | {r['seed_rate']:.1f} | {r['synth_rate']:.1f}"
+            f" | {r['synth_rate'] / base['synth_rate']:.1f}x | {r['cpu_ms']:.1f}"
+            f" | {r['ndcg']:.4f} | {r['ndcg'] - base['ndcg']:+.4f} | {r['fidelity']}"
+            f" | {r['p50']:.1f} |"
         )
     print(
         f"\n{os.cpu_count()} CPUs, {embed.DEFAULT_THREADS} threads per backend; load average"

@@ -28,14 +28,15 @@ class RunReport:
 
 
 def finder_for(pf: Paperfeed, embedder: Any = None) -> CandidateFinder:
-    """The candidate finder: trending SQL, saved searches through paperfeed.search (hybrid)."""
+    """The candidate finder: trending SQL, saved searches through paperfeed.search (hybrid),
+    for-you digests through paperfeed.recommend."""
 
     def load() -> Any:
         from paperfeed.embed import get_embedder
 
         return get_embedder(pf.settings.embedding_model, pf.home)
 
-    return CandidateFinder(embedder, load=None if embedder is not None else load)
+    return CandidateFinder(embedder, load=None if embedder is not None else load, db=pf.db)
 
 
 def run(

@@ -3,8 +3,14 @@
 Each job has slots: the ingest jobs one per configured UTC hour
 (PAPERFEED_INGEST_HOURS), the digest job one every DIGEST_EVERY minutes (the
 digest run itself decides which subscriptions are due at their own hour and
-time zone, and sends retries whose backoff has passed). A job runs its latest
-slot at most once across every instance:
+time zone, and sends retries whose backoff has passed). Three upkeep jobs
+follow ingestion every UPKEEP_EVERY minutes: fetch the arXiv papers users
+submitted, embed papers without a vector (at most EMBED_BUDGET seconds per
+slot, so a large back-fill spreads over many slots instead of one long run)
+and give newly embedded papers their topic. Such a job names the jobs it
+builds on (`after`) and waits ("waiting") until each of their current slots
+has finished or failed on some instance. A job runs its latest slot at most
+once across every instance:
 
 - the instance first takes the job's advisory lock (pg_try_advisory_lock), so
   a long run is never overlapped by another instance's next slot, and
@@ -21,10 +27,12 @@ due period.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +48,9 @@ log = logging.getLogger(__name__)
 
 JOB_LOCK = 7_240_005
 DIGEST_EVERY = 5  # minutes
+UPKEEP_EVERY = 10  # minutes
+EMBED_BUDGET = 420.0  # seconds of embedding per slot: well inside UPKEEP_EVERY
+SUBMISSIONS_PER_RUN = 100
 TICK = 30.0  # seconds between looks at the clock
 
 
@@ -50,6 +61,7 @@ class Job:
     name: str
     slot: Callable[[datetime], str | None]
     run: Callable[[Paperfeed, datetime], dict[str, Any]]
+    after: tuple[Job, ...] = ()  # jobs whose current slot must be settled before this runs
 
 
 def hourly_slot(hours: Iterable[int]) -> Callable[[datetime], str | None]:
@@ -145,13 +157,78 @@ def digest_job(runner: Callable[[Paperfeed, datetime], Any] | None = None) -> Jo
     return Job("digest", minute_slot(DIGEST_EVERY), run)
 
 
+def submissions_job(client_factory: Callable[[], Any], after: tuple[Job, ...] = ()) -> Job:
+    """Fetch the arXiv papers users submitted by id (accounts_cli.fetch_pending)."""
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed.accounts_cli import fetch_pending
+
+        return fetch_pending(pf, client_factory(), limit=SUBMISSIONS_PER_RUN)
+
+    return Job("submissions", minute_slot(UPKEEP_EVERY), run, after)
+
+
+class _BudgetSpent(Exception):
+    """Raised between two committed batches: this slot's share of the back-fill is done."""
+
+
+def embed_job(
+    load_embedder: Callable[[], Any],
+    *,
+    budget_seconds: float = EMBED_BUDGET,
+    max_papers: int | None = None,
+    batch_size: int | None = None,
+    after: tuple[Job, ...] = (),
+) -> Job:
+    """Embed pending papers, stopping after a batch once the time (or paper) budget is spent."""
+    loaded: list[Any] = []  # the model, loaded on the first slot with work and then kept
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed import index
+
+        if not index.count_pending(pf.db, pf.settings.embedding_model):
+            return {"embedded": 0, "pending": 0}
+        if not loaded:
+            loaded.append(load_embedder())
+        embedder = loaded[0]
+        deadline = time.monotonic() + budget_seconds
+        done = 0
+
+        def progress(count: int) -> None:
+            # Called after each batch has committed, so stopping here loses nothing.
+            nonlocal done
+            done += count
+            if time.monotonic() >= deadline or (max_papers is not None and done >= max_papers):
+                raise _BudgetSpent
+
+        options = {"batch_size": batch_size} if batch_size else {}
+        with contextlib.suppress(_BudgetSpent):  # the rest waits for the next slot
+            index.embed_pending(pf.db, embedder, progress=progress, **options)
+        return {"embedded": done, "pending": index.count_pending(pf.db, embedder.name)}
+
+    return Job("embed", minute_slot(UPKEEP_EVERY), run, after)
+
+
+def topics_job(after: tuple[Job, ...] = ()) -> Job:
+    """Place newly embedded papers on the topic map (topics.assign_new; no re-clustering)."""
+
+    def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
+        from paperfeed import topics
+
+        return {"assigned": topics.assign_new(pf.db)}
+
+    return Job("topics", minute_slot(UPKEEP_EVERY), run, after)
+
+
 def default_jobs(
     pf: Paperfeed,
     *,
     arxiv_client: Callable[[], Any] | None = None,
     hf_fetch: Callable[[date], Any] | None = None,
+    load_embedder: Callable[[], Any] | None = None,
 ) -> list[Job]:
-    """The jobs the settings ask for: arXiv sets, HF daily, and always the digest."""
+    """The jobs the settings ask for: arXiv sets, HF daily; always the digest and the upkeep
+    after ingestion (submissions, then embedding, then topics)."""
     settings = pf.settings
     hours = parse_hours(settings.ingest_hours)
     jobs = [digest_job()]
@@ -166,7 +243,17 @@ def default_jobs(
         if hf_fetch is None:
             from paperfeed.sources.hf_daily import fetch as hf_fetch
         jobs.append(hf_daily_job(hours, hf_fetch))
-    return jobs
+    if load_embedder is None:
+
+        def load_embedder() -> Any:
+            from paperfeed.embed import get_embedder
+
+            return get_embedder(settings.embedding_model, pf.home)
+
+    ingest = tuple(j for j in jobs if j.name.startswith("ingest:"))
+    submissions = submissions_job(arxiv_client, after=ingest)
+    embed = embed_job(load_embedder, after=(*ingest, submissions))
+    return [*jobs, submissions, embed, topics_job(after=(embed,))]
 
 
 def instance_name() -> str:
@@ -179,6 +266,8 @@ def run_job(pf: Paperfeed, job: Job, now: datetime, instance: str) -> str:
     slot = job.slot(now)
     if slot is None:
         return "no slot"
+    if not all(_settled(pf, before, now) for before in job.after):
+        return "waiting"
     with pf.db.connection() as lock:
         got = lock.execute(
             "SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS ok", (JOB_LOCK, job.name)
@@ -211,6 +300,18 @@ def run_job(pf: Paperfeed, job: Job, now: datetime, instance: str) -> str:
             return "finished"
         finally:
             lock.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (JOB_LOCK, job.name))
+
+
+def _settled(pf: Paperfeed, job: Job, now: datetime) -> bool:
+    """Whether the job's current slot has run to its end (finished or failed) anywhere."""
+    slot = job.slot(now)
+    if slot is None:
+        return True
+    with pf.db.connection() as conn:
+        row = conn.execute(
+            "SELECT status FROM scheduler_runs WHERE job = %s AND slot = %s", (job.name, slot)
+        ).fetchone()
+    return row is not None and row["status"] in ("finished", "failed")
 
 
 def _finish(pf: Paperfeed, run_id: int, status: str, summary: dict, message: str | None) -> None:

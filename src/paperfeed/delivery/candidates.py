@@ -2,7 +2,8 @@
 
 Subscribers with the same content share one query: the digest run asks each
 distinct (kind, query, filters) once over the union of its subscribers'
-windows, taking several times the digest size so that each subscriber still
+windows (a for-you digest's content is its user's own feed, so its key
+includes the user), taking several times the digest size so that each subscriber still
 has enough after keeping their own window and removing the papers already
 sent to them (see outbox.plan).
 """
@@ -19,6 +20,7 @@ from typing import Any
 import psycopg
 
 from paperfeed import ranking
+from paperfeed.db import Database
 
 # Candidates fetched per group, as a multiple of the digest size. A subscriber
 # has at most one earlier digest inside an overlapping window, so 4× is ample.
@@ -35,6 +37,7 @@ class Group:
     filters_json: str  # canonical JSON, so that equal filters compare equal
     first_day: date
     last_day: date
+    user_id: int | None = None  # for_you only: whose feed
 
     @property
     def filters(self) -> dict[str, Any]:
@@ -42,10 +45,16 @@ class Group:
 
 
 def group_key(
-    kind: str, query: str, filters: dict[str, Any], first_day: date, last_day: date
+    kind: str,
+    query: str,
+    filters: dict[str, Any],
+    first_day: date,
+    last_day: date,
+    user_id: int | None = None,
 ) -> Group:
     """The group of a subscription's period."""
-    return Group(kind, query, json.dumps(filters, sort_keys=True), first_day, last_day)
+    owner = user_id if kind == "for_you" else None
+    return Group(kind, query, json.dumps(filters, sort_keys=True), first_day, last_day, owner)
 
 
 def top_in_window(
@@ -111,19 +120,38 @@ def search_in_window(
     return ranking.papers_by_ids(conn, [pid for pid, _ in ranked[:limit]])
 
 
+def for_you_in_window(
+    db: Database, conn: psycopg.Connection, user_id: int, first_day: date, limit: int
+) -> list[dict[str, Any]]:
+    """The user's for-you picks listed since first_day, best first, each with its `reason`."""
+    from paperfeed import recommend
+
+    picks = recommend.for_you(db, user_id, limit, since=first_day)
+    reasons = {p.paper_id: p.reason for p in picks}
+    papers = ranking.papers_by_ids(conn, [p.paper_id for p in picks])
+    return [{**paper, "reason": reasons[paper["id"]]} for paper in papers]
+
+
 # A finder returns a group's candidate papers, best first (dicts with at least
 # the ranking.CARD_COLUMNS fields).
 Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
 
 
 class CandidateFinder:
-    """Finds a group's candidates: SQL for trending, the search module for saved searches."""
+    """Finds a group's candidates: SQL for trending, the search module for saved searches,
+    the recommender for for-you digests (which needs `db`: it runs its own transaction)."""
 
-    def __init__(self, embedder: Any = None, load: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Any = None,
+        load: Callable[[], Any] | None = None,
+        db: Database | None = None,
+    ) -> None:
         # The embedding model is loaded on first need (a run with no saved search
         # never pays for it); without one, saved searches rank by keywords alone.
         self.embedder = embedder
         self._load = load
+        self.db = db
 
     def _embedder(self) -> Any:
         if self.embedder is None and self._load is not None:
@@ -149,4 +177,6 @@ class CandidateFinder:
                 group.last_day,
                 limit,
             )
+        if group.kind == "for_you" and self.db is not None and group.user_id is not None:
+            return for_you_in_window(self.db, conn, group.user_id, group.first_day, limit)
         raise ValueError(f"digest kind {group.kind!r} has no candidate finder")

@@ -136,6 +136,8 @@ def _paper_view(paper: dict[str, Any], links: Links) -> dict[str, Any]:
         "github_url": paper.get("github_url") or None,
         "upvotes": paper.get("upvotes") or 0,
         "day": day.isoformat() if isinstance(day, date) else None,
+        # Why a for-you digest picked it ("close to … in your library").
+        "reason": _one_line(paper["reason"]) if paper.get("reason") else None,
     }
 
 

@@ -113,18 +113,20 @@ def plan(
     # union of its members' windows; each member then keeps the papers of its
     # own window. Daily and weekly subscribers across time zones of one saved
     # search thus share one search instead of one per window.
-    by_content: dict[tuple[str, str, str], list[tuple[Subscription, Period]]] = defaultdict(list)
+    by_content: dict[tuple, list[tuple[Subscription, Period]]] = defaultdict(list)
     for sub, period in due:
-        key = group_key(sub.kind, sub.query, sub.filters, period.first_day, period.last_day)
-        by_content[(key.kind, key.query, key.filters_json)].append((sub, period))
+        key = group_key(
+            sub.kind, sub.query, sub.filters, period.first_day, period.last_day, sub.user_id
+        )
+        by_content[(key.kind, key.query, key.filters_json, key.user_id)].append((sub, period))
     report.groups = len(by_content)
-    for (kind, query, filters_json), members in by_content.items():
+    for (kind, query, filters_json, user_id), members in by_content.items():
         first = min(p.first_day for _, p in members)
         last = max(p.last_day for _, p in members)
         windows = {(p.first_day, p.last_day) for _, p in members}
         # A narrower window holds fewer of the union's top papers: look deeper.
         depth = size * GROUP_DEPTH * (1 if len(windows) == 1 else UNION_DEPTH)
-        group = Group(kind, query, filters_json, first, last)
+        group = Group(kind, query, filters_json, first, last, user_id)
         candidates = finder(conn, group, depth)
         sent = _already_sent(conn, [s.id for s, _ in members], [p["id"] for p in candidates])
         for sub, period in members:
@@ -149,6 +151,8 @@ def enqueue(
         rows = []
         for item in chunk:
             empty = not item.papers and not send_empty
+            # For-you picks carry the reason they were picked; it is frozen with the row.
+            reasons = {str(p["id"]): p["reason"] for p in item.papers if p.get("reason")}
             rows.append(
                 {
                     "subscription_id": item.sub.id,
@@ -157,6 +161,7 @@ def enqueue(
                     "recipient": item.sub.email,
                     "subject": item.subject,
                     "paper_ids": [p["id"] for p in item.papers],
+                    "paper_reasons": reasons,
                     "status": "empty" if empty else "pending",
                 }
             )
@@ -164,11 +169,12 @@ def enqueue(
             written = conn.execute(
                 "WITH new AS ("
                 "  INSERT INTO digest_outbox (subscription_id, period_key, message_id,"
-                "    recipient, subject, paper_ids, status)"
+                "    recipient, subject, paper_ids, paper_reasons, status)"
                 "  SELECT subscription_id, period_key, message_id, recipient, subject,"
-                "    paper_ids, status FROM jsonb_to_recordset(%s) AS x(subscription_id bigint,"
-                "    period_key text, message_id text, recipient text, subject text,"
-                "    paper_ids bigint[], status text)"
+                "    paper_ids, paper_reasons, status FROM jsonb_to_recordset(%s)"
+                "    AS x(subscription_id bigint, period_key text, message_id text,"
+                "    recipient text, subject text, paper_ids bigint[], paper_reasons jsonb,"
+                "    status text)"
                 "  ON CONFLICT (subscription_id, period_key) DO NOTHING"
                 "  RETURNING id, subscription_id, paper_ids, status),"
                 " papers AS ("

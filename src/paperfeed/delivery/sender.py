@@ -147,7 +147,13 @@ class _Batch:
         sub = self.subs.get(row["subscription_id"])
         if sub is None or sub.status != "active":
             return None
-        papers = [self.papers[i] for i in row["paper_ids"] if i in self.papers]
+        # A for-you digest's papers carry the reason frozen with the row.
+        reasons = row.get("paper_reasons") or {}
+        papers = [
+            {**self.papers[i], "reason": reasons.get(str(i))}
+            for i in row["paper_ids"]
+            if i in self.papers
+        ]
         return compose.digest_bytes(
             settings,
             secret_key,

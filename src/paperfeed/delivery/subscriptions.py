@@ -121,9 +121,11 @@ def subscribe(
     check_schedule(kind, cadence, send_hour, send_weekday, timezone)
     if kind == "search" and not (query.strip() or filters):
         raise SubscriptionError("A saved-search subscription needs a query or a filter.")
-    if kind == "for_you":
-        # The schema has room for it; the personal feed has no digest query yet.
-        raise SubscriptionError("The for-you digest is not available yet.")
+    if kind == "for_you" and user_id is None:
+        # The digest is the user's own feed: without an account there is no feed.
+        raise SubscriptionError(
+            "The for-you digest needs an account: sign in, then subscribe from your For you page."
+        )
     nonce = secrets.token_urlsafe(18)
     row = conn.execute(
         f"INSERT INTO subscriptions (email, user_id, kind, query, filters, cadence, send_hour,"  # noqa: S608 - constant SQL

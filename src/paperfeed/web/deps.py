@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from paperfeed import accounts
+from paperfeed import accounts, library
 from paperfeed.app import Paperfeed
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
@@ -167,6 +167,15 @@ def voted_ids(conn: Any, user: accounts.User | None, papers: list[dict[str, Any]
     if user is None:
         return set()
     return accounts.voted_papers(conn, user.id, [p["id"] for p in papers])
+
+
+def library_states(
+    conn: Any, user: accounts.User | None, papers: list[dict[str, Any]]
+) -> dict[int, str]:
+    """Saved / not-interested state of these papers for the user (empty for anonymous visitors)."""
+    if user is None:
+        return {}
+    return library.states(conn, user.id, [p["id"] for p in papers])
 
 
 def parse_day(value: str | None) -> date | None:

@@ -125,3 +125,7 @@ CREATE TABLE scheduler_runs (
     UNIQUE (job, slot)
 );
 CREATE INDEX scheduler_runs_started_idx ON scheduler_runs (started_at DESC);
+
+-- Why each paper is in the digest (for-you digests: {"<paper id>": "close to …"}),
+-- frozen with paper_ids so that a retried send renders the same message.
+ALTER TABLE digest_outbox ADD COLUMN paper_reasons jsonb NOT NULL DEFAULT '{}'::jsonb;

@@ -11,10 +11,18 @@ from paperfeed import library, recommend, topic_trends, topics
 from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
 from paperfeed.feeds import FORMATS, FeedInfo, build_feed
-from paperfeed.web.deps import csrf_protect, get_pf, render, require_user, voted_ids
+from paperfeed.web.deps import (
+    NAV_LINKS,
+    csrf_protect,
+    get_pf,
+    render,
+    require_user,
+    voted_ids,
+)
 from paperfeed.web.errors import BadRequest, NotFound
 
 router = APIRouter()
+NAV_LINKS.append(("For you", "/for-you", "foryou"))
 PAGE = 30
 FEED_ITEMS = 50
 # Windows counted back from the newest paper in the catalogue.

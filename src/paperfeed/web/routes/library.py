@@ -9,10 +9,11 @@ from paperfeed import library, library_io
 from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
 from paperfeed.web import finder
-from paperfeed.web.deps import csrf_protect, get_pf, render, require_user
+from paperfeed.web.deps import NAV_LINKS, csrf_protect, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, NotFound
 
 router = APIRouter()
+NAV_LINKS.append(("Library", "/library", "library"))
 EXPORT_LIMIT = 10_000
 SEARCH_EXPORT = 100
 

@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse
 from paperfeed import ranking
 from paperfeed.app import Paperfeed
 from paperfeed.web import cached
-from paperfeed.web.deps import current_user, get_pf, parse_day, render, voted_ids
+from paperfeed.web.deps import (
+    current_user,
+    get_pf,
+    library_states,
+    parse_day,
+    render,
+    voted_ids,
+)
 from paperfeed.web.errors import BadRequest, NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +46,8 @@ def home(
         )
         prev_day, next_day = ranking.neighbours(conn, span)
         voted = voted_ids(conn, user, papers)
+        states = library_states(conn, user, papers)
+        rising = cached.rising_topics(conn, pf.db.url)
     return render(
         request,
         "home.html",
@@ -54,6 +63,8 @@ def home(
             "prev_day": prev_day,
             "next_day": next_day,
             "voted": voted,
+            "states": states,
+            "rising": rising,
         },
     )
 

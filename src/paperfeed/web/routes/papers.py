@@ -10,7 +10,15 @@ from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
 from paperfeed.web import finder
 from paperfeed.web.citation import bibtex
-from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user, voted_ids
+from paperfeed.web.deps import (
+    csrf_protect,
+    current_user,
+    get_pf,
+    library_states,
+    render,
+    require_user,
+    voted_ids,
+)
 from paperfeed.web.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -43,13 +51,20 @@ def paper_page(
     with pf.db.transaction() as conn:
         paper = _paper_or_404(conn, paper_id)
         voted = voted_ids(conn, user, [paper])
+        states = library_states(conn, user, [paper])
     similar = finder.similar(pf, paper_id, SIMILAR)
     with pf.db.transaction() as conn:
         voted |= voted_ids(conn, user, similar)
     return render(
         request,
         "paper.html",
-        {"paper": paper, "voted": voted, "similar": similar, "bibtex": bibtex(paper)},
+        {
+            "paper": paper,
+            "voted": voted,
+            "states": states,
+            "similar": similar,
+            "bibtex": bibtex(paper),
+        },
     )
 
 

@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse
 from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
 from paperfeed.web import finder
-from paperfeed.web.deps import current_user, get_pf, parse_day, render, voted_ids
+from paperfeed.web.deps import (
+    current_user,
+    get_pf,
+    library_states,
+    parse_day,
+    render,
+    voted_ids,
+)
 from paperfeed.web.errors import BadRequest
 from paperfeed.web.schemas import ErrorOut, PaperOut, SearchHit, SearchResults
 
@@ -65,6 +72,7 @@ def search_page(
     results = finder.search(pf, query) if query.q else finder.Results()
     with pf.db.transaction() as conn:
         voted = voted_ids(conn, user, results.papers)
+        states = library_states(conn, user, results.papers)
     return render(
         request,
         "search.html",
@@ -74,6 +82,7 @@ def search_page(
             "header_query": query.q,
             "results": results,
             "voted": voted,
+            "states": states,
             "pages": max(1, math.ceil(results.total / query.per_page)),
         },
     )

@@ -44,6 +44,9 @@ WEEKDAYS = list(
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), start=1
     )
 )
+# What the subscribe form offers; for_you (the user's own feed) needs an account.
+FORM_KINDS = ("trending", "search", "for_you")
+NEEDS_ACCOUNT = "The for-you digest needs an account: please sign in first."
 # Subscribe requests per client address and confirmation emails per recipient, per hour.
 IP_LIMIT, ADDRESS_LIMIT, LIMIT_WINDOW = 20, 3, timedelta(hours=1)
 
@@ -103,9 +106,11 @@ def subscribe_form(
     cadence: str = "daily",
     user: User | None = Depends(current_user),
 ) -> HTMLResponse:
-    """The subscribe form, for trending papers or for a search (with its filters)."""
-    if kind not in ("trending", "search"):
-        raise BadRequest("kind must be trending or search.")
+    """The subscribe form: trending papers, a search (with its filters) or the for-you feed."""
+    if kind not in FORM_KINDS:
+        raise BadRequest("kind must be trending, search or for_you.")
+    if kind == "for_you" and user is None:
+        return _message(request, "Sign in first", NEEDS_ACCOUNT, status=401, signin=True)
     return _subscribe_page(
         request,
         kind=kind,
@@ -142,8 +147,13 @@ def subscribe(
         send_weekday=send_weekday,
         timezone=timezone,
     )
-    if kind not in ("trending", "search"):
-        raise BadRequest("kind must be trending or search.")
+    if kind not in FORM_KINDS:
+        raise BadRequest("kind must be trending, search or for_you.")
+    if kind == "for_you":
+        if user is None:
+            return _message(request, "Sign in first", NEEDS_ACCOUNT, status=401, signin=True)
+        # A personal feed goes only to its owner's own address.
+        email = values["email"] = user.email
     try:
         with pf.db.transaction() as conn:
             _limit(conn, request, email)

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from paperfeed import topic_trends, topics
 from paperfeed.app import Paperfeed
-from paperfeed.web.deps import get_pf, render
+from paperfeed.web.deps import NAV_LINKS, get_pf, render
 from paperfeed.web.errors import NotFound
 
 router = APIRouter()
+NAV_LINKS.append(("Topics", "/topics", "topics"))
 MAP_W, MAP_H, PAD = 900, 560, 24
 CHART_W, CHART_H, CHART_PAD = 860, 260, 40
 COLOURS = 12
