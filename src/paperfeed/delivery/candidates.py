@@ -3,9 +3,9 @@
 Subscribers with the same content share one query: the digest run asks each
 distinct (kind, query, filters) once over the union of its subscribers'
 windows (a for-you digest's content is its user's own feed, so its key
-includes the user), taking several times the digest size so that each subscriber still
-has enough after keeping their own window and removing the papers already
-sent to them (see outbox.plan).
+includes the user), taking several times the digest size so that each
+subscriber still has enough after keeping their own window and removing the
+papers already sent to them (see outbox.plan).
 """
 
 from __future__ import annotations
