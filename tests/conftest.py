@@ -9,6 +9,7 @@ isolated, can commit freely, and run in parallel under pytest-xdist.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,6 +26,11 @@ from paperfeed.db import Database
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Converting the int8 model takes a while; every test (and every server a test
+# starts, which inherits the environment) shares one cache across runs.
+MODEL_DIR = os.environ.setdefault(
+    "PAPERFEED_MODEL_DIR", str(Path(tempfile.gettempdir()) / "paperfeed-test-models")
+)
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +91,11 @@ def db_url(make_db_url: Callable[[], str]) -> str:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings for a test: its own home directory and database, nothing from the environment."""
     return Settings.from_env(
-        {}, home=tmp_path / "home", database_url=db_url, secret_key="test-secret-key"
+        {},
+        home=tmp_path / "home",
+        database_url=db_url,
+        secret_key="test-secret-key",
+        model_dir=MODEL_DIR,
     )
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paperfeed.config import Settings
 from paperfeed.db import Database, open_database
+
+if TYPE_CHECKING:  # embed imports numpy and the model stack; load it only when used
+    from paperfeed.embed import Embedder
 
 
 class Paperfeed:
@@ -51,6 +55,17 @@ class Paperfeed:
                     fd.write(secrets.token_urlsafe(48))
                 path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def model_dir(self) -> Path:
+        """Where converted embedding models are cached (shared by every process of this home)."""
+        return Path(self.settings.model_dir) if self.settings.model_dir else self.home / "models"
+
+    def embedder(self, name: str | None = None) -> Embedder:
+        """The configured (or named) embedding model, loaded once per process."""
+        from paperfeed.embed import get_embedder
+
+        return get_embedder(name or self.settings.embedding_model, self.model_dir)
 
     def close(self) -> None:
         if self._database is not None:

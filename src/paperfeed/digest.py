@@ -32,9 +32,7 @@ def finder_for(pf: Paperfeed, embedder: Any = None) -> CandidateFinder:
     for-you digests through paperfeed.recommend."""
 
     def load() -> Any:
-        from paperfeed.embed import get_embedder
-
-        return get_embedder(pf.settings.embedding_model, pf.home)
+        return pf.embedder()
 
     return CandidateFinder(embedder, load=None if embedder is not None else load, db=pf.db)
 

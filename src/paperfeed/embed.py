@@ -5,11 +5,12 @@ Every backend is all-MiniLM-L6-v2 (384-d, L2-normalised, mean pooling) over
 
 - `minilm-l6-v2`: sentence-transformers on torch, float32. The quality reference.
 - `minilm-l6-v2-onnx-int8`: the same network exported once to ONNX, its weights
-  quantised to int8 per output channel, run by ONNX Runtime. 43 CPU-ms per
-  abstract against the reference's 110 (2.5x the throughput), a query in a few
-  ms, vectors at cosine 0.993 (min 0.990) to the reference's, dev nDCG@10 0.753
-  against 0.770: per query it moves both ways by up to 0.13, the noise of 15
-  queries over near-identical vectors (`python benchmarks/embed_speed.py`).
+  quantised to int8 per output channel, run by ONNX Runtime. 40-45 CPU-ms per
+  abstract against the reference's 88-110: 1.8x its throughput on an idle
+  2-core box, 3x on a busy one; 2 ms a query against 10 (100 when busy); vectors
+  at cosine 0.993 (min 0.990) to the reference's; dev nDCG@10 0.753 against
+  0.770, moving both ways per query by up to 0.13: the noise of 15 queries over
+  near-identical vectors (`python benchmarks/embed_speed.py`).
 
 A paper's vector is stored with its model's `name`; a query must be embedded by
 the embedder of that same name (`get_embedder(name, data_dir)`), because vectors
@@ -17,9 +18,9 @@ of two models are not comparable. The index uses one configured model for every
 paper, so `DEFAULT_MODEL` serves both the back-fill and the incremental path.
 
 Measured and rejected for the bulk path: a static model2vec distillation of
-MiniLM (over 100x the throughput, but dev nDCG@10 0.53, and a space of its own: full
-MiniLM queries against its vectors score 0.44), and cutting input to 128 word
-pieces (2x, but nDCG 0.70-0.73).
+MiniLM (over 100x the throughput, but dev nDCG@10 0.53, and a space of its own:
+full MiniLM queries against its 384-d variant's vectors score 0.44), and
+cutting input to 128 word pieces (2x, but nDCG 0.70-0.73).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ class OnnxMiniLMEmbedder(Embedder):
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
-                # Idle worker threads would otherwise spin between batches and
-                # queries, taking CPU from PostgreSQL and the web workers.
+                # Spinning idle threads would take CPU from PostgreSQL and the web
+                # workers: on a busy 2-core box spinning cut throughput by 30%
+                # (it adds 30% on an idle one).
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 tokenizer = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
                 tokenizer.no_padding()
@@ -168,8 +170,8 @@ class OnnxMiniLMEmbedder(Embedder):
         # One text per run: int8 activations are quantised with a scale taken
         # from the whole input, so in a batch a vector would depend on its
         # neighbours (cosine down to 0.986 against the same text alone). A
-        # 256-piece abstract already fills the matrix units, so single runs
-        # also cost less CPU than batches of 32 padded rows (42 vs 53 ms each).
+        # 256-piece abstract already fills the matrix units: batches of 16 or
+        # 32 were no faster (within 10% either way), and single runs pad nothing.
         for row, encoding in enumerate(tokenizer.encode_batch(list(texts))):
             ids = np.array([encoding.ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
@@ -237,19 +239,19 @@ def export_int8(path: Path) -> None:
 
 
 _BACKENDS = {
-    MINILM: lambda data_dir, threads: MiniLMEmbedder(threads),
-    MINILM_INT8: lambda data_dir, threads: OnnxMiniLMEmbedder(data_dir / "models", threads),
+    MINILM: lambda cache_dir, threads: MiniLMEmbedder(threads),
+    MINILM_INT8: lambda cache_dir, threads: OnnxMiniLMEmbedder(cache_dir, threads),
 }
 MODELS = tuple(_BACKENDS)
 
 
 @functools.cache
-def _embedder(name: str, data_dir: Path, threads: int) -> Embedder:
-    return _BACKENDS[name](data_dir, threads)
+def _embedder(name: str, cache_dir: Path, threads: int) -> Embedder:
+    return _BACKENDS[name](cache_dir, threads)
 
 
-def get_embedder(name: str, data_dir: Path | str, threads: int = DEFAULT_THREADS) -> Embedder:
-    """The embedder stored as `name`, one per process; model caches live in `data_dir`/models."""
+def get_embedder(name: str, cache_dir: Path | str, threads: int = DEFAULT_THREADS) -> Embedder:
+    """The embedder stored as `name`, one per process; converted models go to `cache_dir`."""
     if name not in _BACKENDS:
         raise ValueError(f"unknown embedding model {name!r}; known: {', '.join(MODELS)}")
-    return _embedder(name, Path(data_dir).resolve(), threads)
+    return _embedder(name, Path(cache_dir).resolve(), threads)

@@ -246,9 +246,7 @@ def default_jobs(
     if load_embedder is None:
 
         def load_embedder() -> Any:
-            from paperfeed.embed import get_embedder
-
-            return get_embedder(settings.embedding_model, pf.home)
+            return pf.embedder()
 
     ingest = tuple(j for j in jobs if j.name.startswith("ingest:"))
     submissions = submissions_job(arxiv_client, after=ingest)

@@ -21,9 +21,7 @@ TREC_DEPTH = 100
 
 def load_embedder(pf: Paperfeed, model: str | None = None) -> Any:
     """The configured (or named) embedding model, loaded from the data directory."""
-    from paperfeed.embed import get_embedder
-
-    return get_embedder(model or pf.settings.embedding_model, pf.home)
+    return pf.embedder(model)
 
 
 def _filters(

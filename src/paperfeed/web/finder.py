@@ -18,15 +18,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from paperfeed import ranking
+from paperfeed import search as hybrid
 from paperfeed.app import Paperfeed
-from paperfeed.web.deps import highlight
 from paperfeed.web.errors import BadRequest, NotFound, WebError
-
-try:
-    from paperfeed import search as hybrid
-except ImportError:  # pragma: no cover - only before the search module exists
-    hybrid = None  # type: ignore[assignment]
 
 log = logging.getLogger("paperfeed.web")
 SORTS = ("relevance", "date", "upvotes")
@@ -70,11 +64,7 @@ def embedder(pf: Paperfeed) -> Any | None:
 
 def _load_embedder(pf: Paperfeed) -> Any | None:
     try:
-        from paperfeed import embed
-    except ImportError:
-        return None
-    try:
-        return embed.get_embedder(pf.settings.embedding_model, pf.home)
+        return pf.embedder()
     except Exception:  # a missing model must not take search down: keyword-only then
         log.exception("embedding model unavailable; search is keyword-only")
         return None
@@ -95,8 +85,6 @@ def _raise(exc: Exception) -> WebError:
 
 def search(pf: Paperfeed, query: Query) -> Results:
     """Run a search with the best engine available."""
-    if hybrid is None:
-        return _keyword(pf, query)
     filters = hybrid.Filters(
         date_from=query.date_from,
         date_to=query.date_to,
@@ -115,31 +103,8 @@ def search(pf: Paperfeed, query: Query) -> Results:
     return Results([_hit_dict(h) for h in found.hits], found.total, engine)
 
 
-def _keyword(pf: Paperfeed, query: Query) -> Results:
-    with pf.db.transaction() as conn:
-        papers, total = ranking.keyword_search(
-            conn,
-            query.q,
-            date_from=query.date_from,
-            date_to=query.date_to,
-            organization=query.organization,
-            has_code=query.has_code,
-            min_upvotes=query.min_upvotes,
-            sort=query.sort,
-            limit=query.per_page,
-            offset=(query.page - 1) * query.per_page,
-        )
-    for p in papers:
-        p["title_html"] = highlight(p["title"].replace("<mark>", "").replace("</mark>", ""))
-        p["snippet_html"] = highlight(p.pop("snippet"))
-    return Results(papers, total, "keyword")
-
-
 def similar(pf: Paperfeed, paper_id: int, limit: int) -> list[dict[str, Any]]:
     """Papers like this one: nearest embeddings when available, else shared title words."""
-    if hybrid is None:
-        with pf.db.transaction() as conn:
-            return ranking.similar_by_words(conn, paper_id, limit=limit)
     try:
         return [_hit_dict(h) for h in hybrid.similar(pf.db, paper_id, limit)]
     except hybrid.SearchError as exc:
