@@ -79,9 +79,8 @@ def main() -> None:
                 rows.append((fmt, size, first, size / first, again, size / again))
                 print(f"  done {fmt} {size}", file=sys.stderr)
 
-    print(
-        f"{'format':<8} {'papers':>8} {'import s':>9} {'papers/s':>9} {'re-import s':>12} {'papers/s':>9}"
-    )
+    header = ("format", "papers", "import s", "papers/s", "re-import s", "papers/s")
+    print("{:<8} {:>8} {:>9} {:>9} {:>12} {:>9}".format(*header))
     for fmt, size, first, rate, again, rate2 in rows:
         print(f"{fmt:<8} {size:>8} {first:>9.2f} {rate:>9.0f} {again:>12.2f} {rate2:>9.0f}")
 

@@ -41,3 +41,14 @@ def test_secrets_are_masked() -> None:
     assert described["PAPERFEED_SMTP_PASSWORD"] == "********"
     assert described["PAPERFEED_DATABASE_URL"] == "********"
     assert "hunter2" not in str(described)
+
+
+def test_model_cache_defaults_to_home_and_can_be_shared(tmp_path: Path) -> None:
+    from paperfeed.app import Paperfeed
+
+    own = Paperfeed(Settings.from_env({"PAPERFEED_HOME": str(tmp_path / "h")}))
+    assert own.model_dir == tmp_path / "h" / "models"
+    shared = Paperfeed(
+        Settings.from_env({"PAPERFEED_HOME": str(tmp_path), "PAPERFEED_MODEL_DIR": "/srv/models"})
+    )
+    assert shared.model_dir == Path("/srv/models")

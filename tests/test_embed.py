@@ -170,7 +170,7 @@ def test_registry_names_models_and_returns_one_per_process(tmp_path: Path) -> No
     assert (reference.name, fast.name) == ("minilm-l6-v2", "minilm-l6-v2-onnx-int8")
     assert isinstance(reference, embed.MiniLMEmbedder)
     assert isinstance(fast, embed.OnnxMiniLMEmbedder)
-    assert fast.path == tmp_path.resolve() / "models" / "minilm-l6-v2-onnx-int8.onnx"
+    assert fast.path == tmp_path.resolve() / "minilm-l6-v2-onnx-int8.onnx"
     assert embed.get_embedder("minilm-l6-v2-onnx-int8", tmp_path) is fast
     with pytest.raises(ValueError, match="unknown embedding model 'bert'.*minilm-l6-v2"):
         embed.get_embedder("bert", tmp_path)

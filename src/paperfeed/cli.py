@@ -135,7 +135,9 @@ def _count_lines(path: Path) -> int:
 
 @ingest_app.command("jsonl")
 def ingest_jsonl(
-    files: list[Path] = typer.Argument(..., help="JSONL files: a paperfeed export or plain papers."),
+    files: list[Path] = typer.Argument(
+        ..., help="JSONL files: a paperfeed export or plain papers."
+    ),
 ) -> None:
     """Import JSONL: paperfeed's own export (restores every sighting) or one paper per line."""
     from paperfeed.sources import jsonl
@@ -193,7 +195,9 @@ def ingest_arxiv(
     def remember(pf: Paperfeed, report: catalogue.IngestReport) -> None:
         # Advance only after a complete harvest: a failed one repeats from the old date.
         if client.response_date is not None:
-            catalogue.set_state(pf.db, arxiv.SOURCE, state_key, client.response_date.date().isoformat())
+            catalogue.set_state(
+                pf.db, arxiv.SOURCE, state_key, client.response_date.date().isoformat()
+            )
 
     origin = f"oai set={set_spec or 'all'} from={start or 'beginning'}"
     try:
@@ -204,8 +208,12 @@ def ingest_arxiv(
 
 @ingest_app.command("hf-daily")
 def ingest_hf_daily(
-    day: str | None = typer.Option(None, "--date", help="Day to fetch (YYYY-MM-DD); default today."),
-    file: Path | None = typer.Option(None, help="Import a saved /api/daily_papers response instead."),
+    day: str | None = typer.Option(
+        None, "--date", help="Day to fetch (YYYY-MM-DD); default today."
+    ),
+    file: Path | None = typer.Option(
+        None, help="Import a saved /api/daily_papers response instead."
+    ),
 ) -> None:
     """Import the Hugging Face daily papers of one day."""
     from paperfeed.sources import SourceUnavailable, hf_daily
@@ -224,7 +232,9 @@ def ingest_hf_daily(
 
 @export_app.command("jsonl")
 def export_jsonl(
-    output: Path | None = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="File to write (default: stdout)."
+    ),
 ) -> None:
     """Export every paper with all its sightings, one JSON object per line (lossless)."""
     from paperfeed.sources import jsonl
@@ -395,16 +405,20 @@ def digest_send(
         q = report.queued
         if dry_run:
             for item in q.planned:
-                typer.echo(f"would queue #{item.sub.id} {item.sub.email} {item.period.key}: "
-                           f"{len(item.papers)} papers")
+                typer.echo(
+                    f"would queue #{item.sub.id} {item.sub.email} {item.period.key}: "
+                    f"{len(item.papers)} papers"
+                )
             typer.echo(f"due={q.due} groups={q.groups}")
             return
         s = report.sent
         for line in s.errors[:20]:
             console.print(f"[yellow]failed[/] {line}", highlight=False)
-        typer.echo(f"due={q.due} queued={q.queued} empty={q.empty} sent={s.sent} "
-                   f"retried={s.retried} failed={s.failed} cancelled={s.cancelled} "
-                   f"uncertain={s.uncertain}")
+        typer.echo(
+            f"due={q.due} queued={q.queued} empty={q.empty} sent={s.sent} "
+            f"retried={s.retried} failed={s.failed} cancelled={s.cancelled} "
+            f"uncertain={s.uncertain}"
+        )
 
 
 @app.command("worker")
