@@ -61,6 +61,21 @@ def _sender(env: dict[str, str], day: date) -> subprocess.Popen:
     )
 
 
+def _wait_for_progress(mpf, proc: subprocess.Popen, period: str, target: int) -> None:
+    """Return once the sender has planned and sent `target` steps' worth of the period."""
+    deadline = time.monotonic() + 60
+    with mpf.db.connection() as conn:
+        while proc.poll() is None and time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) + count(*) FILTER (WHERE status = 'sent') AS progress"
+                " FROM digest_outbox WHERE period_key = %s",
+                (period,),
+            ).fetchone()
+            if row["progress"] >= target:
+                return
+            time.sleep(0.001)
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_gives_exactly_one_digest_per_period(
     mpf, mailbox: Mailbox, db_url: str, tmp_path
@@ -83,7 +98,10 @@ def test_sigkill_at_random_points_gives_exactly_one_digest_per_period(
     for day in DAYS:
         for _ in range(RUNS_PER_DAY):
             proc = _sender(env, day)
-            time.sleep(rng.uniform(0.3, 1.5))
+            # Kill at a random point of the run's *progress* (rows planned, then rows
+            # sent), not of wall time: on a fast machine a timed kill would mostly
+            # land after the run had finished.
+            _wait_for_progress(mpf, proc, f"daily:{day}", rng.randrange(2 * SUBSCRIBERS))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed += 1
