@@ -186,3 +186,28 @@ def test_state_round_trip(db: Database) -> None:
     catalogue.set_state(db, "arxiv", "cs", "2025-01-01")
     catalogue.set_state(db, "arxiv", "cs", "2025-01-02")
     assert catalogue.get_state(db, "arxiv", "cs") == "2025-01-02"
+
+
+def test_runs_of_dead_importers_are_marked_abandoned_and_live_ones_left_alone(
+    db: Database, db_url: str
+) -> None:
+    import psycopg
+
+    with db.transaction() as conn:
+        dead = conn.execute(
+            "INSERT INTO ingest_runs (source, origin) VALUES ('t', 'dead') RETURNING id"
+        ).fetchone()["id"]
+        live = conn.execute(
+            "INSERT INTO ingest_runs (source, origin) VALUES ('t', 'live') RETURNING id"
+        ).fetchone()["id"]
+    with psycopg.connect(db_url, autocommit=True) as other_process:
+        other_process.execute("SELECT pg_advisory_lock(%s)", (catalogue._run_lock(live),))
+        catalogue.ingest(db, [_record("Fresh", "1")], source="t", origin="next")
+        with db.connection() as conn:
+            runs = {
+                r["id"]: r
+                for r in conn.execute("SELECT id, status, message FROM ingest_runs").fetchall()
+            }
+    assert runs[dead]["status"] == "failed"
+    assert runs[dead]["message"].startswith("abandoned")
+    assert runs[live]["status"] == "running"

@@ -86,9 +86,10 @@ def test_killed_import_rerun_matches_a_clean_run(
     try:
         assert _snapshot(crashed_db) == _snapshot(clean_db)
         with crashed_db.connection() as conn:
-            runs = conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall()
-        # The killed runs stay 'running' in the record: nothing could mark them.
-        assert [r["status"] for r in runs][-1] == "finished"
+            runs = conn.execute("SELECT status, message FROM ingest_runs ORDER BY id").fetchall()
+        assert all(r["message"].startswith("abandoned") for r in runs[:2])
+        # The killed runs are recorded as abandoned by the runs that came after them.
+        assert [r["status"] for r in runs] == ["failed", "failed", "finished"]
     finally:
         clean_db.close()
         crashed_db.close()

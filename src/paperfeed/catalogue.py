@@ -31,6 +31,8 @@ _T = TypeVar("_T")
 # Every writer of papers holds this lock for the length of its batch.
 INGEST_LOCK = 7_240_002
 BATCH_SIZE = 2_000
+# Namespace of the per-run locks that tell a live import from a dead one.
+RUN_LOCK_SPACE = 7_240
 # How many rejections an ingest run keeps verbatim (the count is always complete).
 KEPT_ERRORS = 200
 
@@ -325,29 +327,59 @@ def ingest(
     the batches before it stay committed and a re-run merges over them.
     """
     report = IngestReport(source=source, origin=origin)
-    with db.transaction() as conn:
-        row = conn.execute(
-            "INSERT INTO ingest_runs (source, origin) VALUES (%s, %s) RETURNING id",
-            (source, origin),
-        ).fetchone()
-        report.run_id = row["id"]
-    try:
-        for records, bad in _prefetched(_batches(checked(items), batch_size)):
-            for b in bad:
-                report.add_error(b)
-            if records:
-                with db.transaction() as conn:
-                    new, merged = _write_batch(conn, records)
-                report.new += new
-                report.merged += merged
-            report.read += len(records) + len(bad)
-            if progress:
-                progress(len(records) + len(bad))
-    except BaseException as exc:
-        _finish_run(db, report, "failed", f"{type(exc).__name__}: {exc}")
-        raise
+    with db.connection() as owner:
+        _start_run(owner, report)
+        try:
+            for records, bad in _prefetched(_batches(checked(items), batch_size)):
+                for b in bad:
+                    report.add_error(b)
+                if records:
+                    with db.transaction() as conn:
+                        new, merged = _write_batch(conn, records)
+                    report.new += new
+                    report.merged += merged
+                report.read += len(records) + len(bad)
+                if progress:
+                    progress(len(records) + len(bad))
+        except BaseException as exc:
+            _finish_run(db, report, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            owner.execute("SELECT pg_advisory_unlock(%s)", (_run_lock(report.run_id),))
     _finish_run(db, report, "finished", None)
     return report
+
+
+def _run_lock(run_id: int | None) -> int:
+    return (RUN_LOCK_SPACE << 40) + (run_id or 0)
+
+
+def _start_run(owner: psycopg.Connection, report: IngestReport) -> None:
+    """Record the run and hold its lock on `owner` for as long as this process imports.
+
+    The lock is taken in the transaction that creates the row, so no one can see
+    the run 'running' without its lock. A run whose lock is free has lost its
+    process (SIGKILL, power cut): the next import marks it abandoned.
+    """
+    with owner.transaction():
+        row = owner.execute(
+            "INSERT INTO ingest_runs (source, origin) VALUES (%s, %s) RETURNING id",
+            (report.source, report.origin),
+        ).fetchone()
+        report.run_id = row["id"]
+        owner.execute("SELECT pg_advisory_lock(%s)", (_run_lock(report.run_id),))
+    running = owner.execute(
+        "SELECT id FROM ingest_runs WHERE status = 'running' AND id <> %s", (report.run_id,)
+    ).fetchall()
+    for run in running:
+        lock = _run_lock(run["id"])
+        if owner.execute("SELECT pg_try_advisory_lock(%s) AS free", (lock,)).fetchone()["free"]:
+            owner.execute(
+                "UPDATE ingest_runs SET status = 'failed', finished_at = now(), message = %s"
+                " WHERE id = %s AND status = 'running'",
+                ("abandoned: the importing process died before finishing", run["id"]),
+            )
+            owner.execute("SELECT pg_advisory_unlock(%s)", (lock,))
 
 
 def _finish_run(db: Database, report: IngestReport, status: str, message: str | None) -> None:
