@@ -36,12 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from paperfeed.config import DEFAULTS
+
 MINILM = "minilm-l6-v2"
 # Change this name whenever the export or quantisation changes the vectors: the
 # index re-embeds every paper whose stored name differs from the configured one.
 MINILM_INT8 = "minilm-l6-v2-onnx-int8"
-DEFAULT_MODEL = MINILM_INT8
-BULK_MODEL = MINILM_INT8
+# The configured default (PAPERFEED_EMBEDDING_MODEL) is the one source of this
+# choice; the back-fill uses the same model, so BULK_MODEL is the same name.
+DEFAULT_MODEL: str = DEFAULTS["embedding_model"]
+BULK_MODEL = DEFAULT_MODEL
 
 DIM = 384
 # MiniLM sees at most 256 word pieces (counting [CLS] and [SEP]), about 1,100
