@@ -8,6 +8,11 @@ the embedded server in --data-dir (kept and reused on later runs), starts
 `paperfeed serve` on a loopback port and has C concurrent clients fetch the
 home, trending, search and paper pages for S seconds each. Prints one table.
 Target: p95 <= 100 ms for home and trending at 100k papers with 20 clients.
+
+Anonymous visitors share list pages between commits (web/deps.py
+`shared_page`), so the home and trending rows are mostly served from that
+cache; the "signed in" rows fetch the same pages with a session, which always
+renders them afresh (votes and saves of the visitor), and show the uncached cost.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -195,7 +201,22 @@ def _server_cpu(proc: subprocess.Popen) -> float:
     return total
 
 
-def _run(base: str, make_path, clients: int, seconds: float) -> dict[str, float]:
+def _session_cookies(base: str) -> dict[str, str]:
+    """Sign up a fresh account through the form; return the signed-in cookies."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        page = http.get("/signin").text
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page)
+        assert token, "no CSRF token on /signin"
+        email = f"bench-{time.time_ns()}@example.org"
+        data = {"email": email, "password": "benchmark password", "csrf_token": token.group(1)}
+        response = http.post("/signup", data=data)
+        assert response.status_code in (200, 303), response.text[:300]
+        return dict(http.cookies)
+
+
+def _run(
+    base: str, make_path, clients: int, seconds: float, cookies: dict[str, str] | None = None
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -204,7 +225,7 @@ def _run(base: str, make_path, clients: int, seconds: float) -> dict[str, float]
     def worker(n: int) -> None:
         rng = random.Random(n)
         mine: list[float] = []
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, cookies=cookies) as http:
             while time.monotonic() < stop:
                 started = time.perf_counter()
                 try:
@@ -252,32 +273,37 @@ def main() -> None:
         max_id = conn.execute("SELECT max(id) FROM papers").fetchone()[0]
         min_id = conn.execute("SELECT min(id) FROM papers").fetchone()[0]
     proc, base = _serve(url, args)
+    home = lambda rng: "/"  # noqa: E731
+    trending = lambda rng: "/trending"  # noqa: E731
     pages = {
-        "home": lambda rng: "/",
-        "trending": lambda rng: "/trending",
-        "search": lambda rng: "/search?q=" + rng.choice(QUERIES).replace(" ", "+"),
-        "paper": lambda rng: f"/papers/{rng.randint(min_id, max_id)}",
+        "home": (home, False),
+        "trending": (trending, False),
+        "home (signed in)": (home, True),
+        "trending (signed in)": (trending, True),
+        "search": (lambda rng: "/search?q=" + rng.choice(QUERIES).replace(" ", "+"), False),
+        "paper": (lambda rng: f"/papers/{rng.randint(min_id, max_id)}", False),
     }
     try:
         # Warm every worker: caches, connection pools and the query embedding model.
         warm = ("/", "/trending", "/search?q=warm+up", f"/papers/{min_id}") * (4 * args.workers)
         with ThreadPoolExecutor(2 * args.workers) as pool:
             list(pool.map(lambda path: httpx.get(base + path, timeout=300), warm))
+        session = _session_cookies(base)
         print(
             f"paperfeed web benchmark: {args.papers} papers, {args.clients} clients, "
             f"{args.workers} workers, {args.seconds:.0f}s per page, load {os.getloadavg()[0]:.1f}"
         )
         # cpu ms/req: server CPU per request, a figure other load on the box does not skew.
         print(
-            f"{'page':<10}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+            f"{'page':<22}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
             f"{'cpu ms/req':>12}{'errors':>8}"
         )
-        for name, make_path in pages.items():
+        for name, (make_path, signed_in) in pages.items():
             cpu = _server_cpu(proc)
-            r = _run(base, make_path, args.clients, args.seconds)
+            r = _run(base, make_path, args.clients, args.seconds, session if signed_in else None)
             per_request = (_server_cpu(proc) - cpu) * 1000 / max(r["requests"], 1)
             print(
-                f"{name:<10}{r['requests']:>10}{r['rps']:>9.1f}{r['p50']:>9.1f}"
+                f"{name:<22}{r['requests']:>10}{r['rps']:>9.1f}{r['p50']:>9.1f}"
                 f"{r['p95']:>9.1f}{per_request:>12.1f}{r['errors']:>8}",
                 flush=True,
             )

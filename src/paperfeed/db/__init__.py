@@ -155,6 +155,16 @@ def current_version(conn: psycopg.Connection) -> int:
     return int(_first(row))
 
 
+def snapshot(conn: psycopg.Connection) -> str:
+    """The server's current MVCC snapshot, as text ("xmin:xmax:in-progress xids").
+
+    Two reads under equal snapshots see exactly the same committed data, and any
+    commit anywhere gives a new one: a page rendered under a snapshot can be
+    served again for as long as the snapshot stays the same.
+    """
+    return str(_first(conn.execute("SELECT pg_current_snapshot()::text AS s").fetchone()))
+
+
 def _first(row: object) -> object:
     if isinstance(row, dict):
         return next(iter(row.values()))

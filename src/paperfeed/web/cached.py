@@ -6,23 +6,57 @@ cards (titles, current upvote counts) on every request, so a vote still shows
 at once; only the order may lag by up to TRENDING_TTL. Rising topics (the home
 page's box) change only when new papers are assigned to topics, and counting
 them scans every paper's topic, so they are kept for RISING_TTL seconds.
+
+Rendering a card's text (escaping a 1,500-character abstract twice, the
+excerpt and the full text) is most of the CPU a list page costs, and that text
+is the same for every visitor. The last CARD_TEXTS cards are kept rendered,
+keyed on every field the card shows: a paper whose title, abstract or authors
+change gets a new key, so the cache never serves stale text and needs no
+invalidation. Vote buttons (counts, the visitor's own vote, CSRF token) are
+rendered live around it.
+
+Whole pages for visitors who are not signed in are the same for all of them
+except the CSRF token, so they are kept (the last SHARED_PAGES, at most
+PAGE_TTL seconds) under the database snapshot they were rendered at: see
+`deps.shared_page`. Any commit changes the snapshot, so a vote or an import
+shows at once; only the clock-driven parts (trending order) may lag, as above.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
+from markupsafe import Markup
 
 from paperfeed import ranking, topic_trends
 
 TRENDING_TTL = 30.0
 RISING_TTL = 300.0
+CARD_TEXTS = 5_000
+SHARED_PAGES = 200
+PAGE_TTL = TRENDING_TTL
+# Everything paper_card's text shows; equal values render to the same HTML.
+CARD_FIELDS = (
+    "id",
+    "title",
+    "abstract",
+    "authors",
+    "author_count",
+    "organization",
+    "published_on",
+    "github_url",
+    "arxiv_id",
+)
 _lock = threading.Lock()
 _trending: dict[tuple[str, int, int], tuple[float, list[tuple[int, float]]]] = {}
 _rising: dict[tuple[str, int], tuple[float, list[topic_trends.Rising]]] = {}
+_card_texts: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+_pages: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
 
 
 def trending(conn: psycopg.Connection, db_key: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -56,8 +90,49 @@ def rising_topics(
     return found
 
 
+def card_text(paper: Mapping[str, Any], render: Callable[[Mapping[str, Any]], Markup]) -> Markup:
+    """The rendered text of a paper's card, from the cache or from `render(paper)`."""
+    key = tuple(_hashable(paper.get(name)) for name in CARD_FIELDS)
+    with _lock:
+        html = _card_texts.get(key)
+        if html is not None:
+            _card_texts.move_to_end(key)
+            return html
+    html = render(paper)
+    with _lock:
+        _card_texts[key] = html
+        if len(_card_texts) > CARD_TEXTS:
+            _card_texts.popitem(last=False)
+    return html
+
+
+def shared_page(key: tuple[Any, ...]) -> bytes | None:
+    """A page body kept by keep_shared_page under this key, unless older than PAGE_TTL."""
+    with _lock:
+        hit = _pages.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        _pages.move_to_end(key)
+        return hit[1]
+
+
+def keep_shared_page(key: tuple[Any, ...], body: bytes) -> None:
+    """Keep a rendered page body for PAGE_TTL seconds (the least recently used go first)."""
+    with _lock:
+        _pages[key] = (time.monotonic() + PAGE_TTL, body)
+        _pages.move_to_end(key)
+        while len(_pages) > SHARED_PAGES:
+            _pages.popitem(last=False)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def clear() -> None:
-    """Forget every cached ranking (tests)."""
+    """Forget every cached ranking and card (tests)."""
     with _lock:
         _trending.clear()
         _rising.clear()
+        _card_texts.clear()
+        _pages.clear()

@@ -14,8 +14,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import secrets
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from markupsafe import Markup, escape
 
 from paperfeed import accounts, library
 from paperfeed.app import Paperfeed
+from paperfeed.db import snapshot
+from paperfeed.web import cached
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
 SESSION_COOKIE = "pf_session"
@@ -61,6 +66,19 @@ templates.env.globals["nav_links"] = NAV_LINKS
 templates.env.globals["footer_links"] = FOOTER_LINKS
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["highlight"] = highlight
+
+
+@functools.cache
+def _card_text_macro() -> Any:
+    return templates.env.get_template("_macros.html").module.card_text
+
+
+def cached_card_text(paper: dict[str, Any]) -> Markup:
+    """A card's text (the `card_text` macro), rendered once per version of the paper."""
+    return cached.card_text(paper, _card_text_macro())
+
+
+templates.env.globals["cached_card_text"] = cached_card_text
 
 
 def get_pf(request: Request) -> Paperfeed:
@@ -117,7 +135,14 @@ def csrf_token_for(secret_key: str, cookie_value: str) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token forms and scripts send back for this browser's CSRF cookie."""
+    if getattr(request.state, "shared_render", False):
+        return _CSRF_PLACEHOLDER
     return csrf_token_for(get_pf(request).secret_key, csrf_secret(request))
+
+
+# Stands for the visitor's CSRF token in a page rendered for every anonymous
+# visitor; random per process so that no paper text can contain it.
+_CSRF_PLACEHOLDER = "csrf-" + secrets.token_hex(16)
 
 
 async def csrf_protect(request: Request) -> None:
@@ -160,6 +185,44 @@ def render(
     return templates.TemplateResponse(
         request, template, full, status_code=status_code, headers=headers
     )
+
+
+def shared_page(request: Request, conn: Any, build: Callable[[], HTMLResponse]) -> HTMLResponse:
+    """`build()`'s page, shared by every visitor who is not signed in while nothing changes.
+
+    Such a page differs between anonymous visitors only by their CSRF token, so
+    it is rendered once with a placeholder token and kept under the database
+    snapshot (`db.snapshot`) it was read at: an equal snapshot means equal data,
+    and any commit (a vote, an import) gives a new one, so the page is rebuilt
+    as soon as anything on it could have changed. Signed-in visitors see their
+    own votes and saves: their pages are always built afresh.
+    """
+    if load_user(request) is not None:
+        return build()
+    key = (
+        get_pf(request).db.url,
+        request.url.path,
+        request.url.query,
+        date.today(),
+        snapshot(conn),
+    )
+    body = cached.shared_page(key)
+    if body is None:
+        request.state.shared_render = True
+        try:
+            response = build()
+        finally:
+            request.state.shared_render = False
+        if response.status_code != 200:
+            return _with_token(request, response.body, response.status_code)
+        body = bytes(response.body)
+        cached.keep_shared_page(key, body)
+    return _with_token(request, body, 200)
+
+
+def _with_token(request: Request, body: bytes, status_code: int) -> HTMLResponse:
+    token = csrf_token(request).encode("ascii")
+    return HTMLResponse(body.replace(_CSRF_PLACEHOLDER.encode("ascii"), token), status_code)
 
 
 def voted_ids(conn: Any, user: accounts.User | None, papers: list[dict[str, Any]]) -> set[int]:

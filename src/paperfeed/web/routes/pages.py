@@ -16,6 +16,7 @@ from paperfeed.web.deps import (
     library_states,
     parse_day,
     render,
+    shared_page,
     voted_ids,
 )
 from paperfeed.web.errors import BadRequest, NotFound
@@ -37,36 +38,34 @@ def home(
     if period not in ranking.PERIODS:
         raise BadRequest("period must be daily, weekly or monthly.")
     with pf.db.transaction() as conn:
-        day = parse_day(date) or ranking.latest_day(conn)
-        if day is None:
-            return render(request, "home.html", {"empty_catalogue": True, "nav": "daily"})
-        span = ranking.period_of(period, day)
-        papers, total = ranking.papers_in_period(
-            conn, span, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
-        )
-        prev_day, next_day = ranking.neighbours(conn, span)
-        voted = voted_ids(conn, user, papers)
-        states = library_states(conn, user, papers)
-        rising = cached.rising_topics(conn, pf.db.url)
-    return render(
-        request,
-        "home.html",
-        {
-            "nav": "daily",
-            "period": period,
-            "span": span,
-            "day": day,
-            "papers": papers,
-            "total": total,
-            "page": page,
-            "pages": max(1, math.ceil(total / PER_PAGE)),
-            "prev_day": prev_day,
-            "next_day": next_day,
-            "voted": voted,
-            "states": states,
-            "rising": rising,
-        },
-    )
+
+        def build() -> HTMLResponse:
+            day = parse_day(date) or ranking.latest_day(conn)
+            if day is None:
+                return render(request, "home.html", {"empty_catalogue": True, "nav": "daily"})
+            span = ranking.period_of(period, day)
+            papers, total = ranking.papers_in_period(
+                conn, span, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+            )
+            prev_day, next_day = ranking.neighbours(conn, span)
+            context = {
+                "nav": "daily",
+                "period": period,
+                "span": span,
+                "day": day,
+                "papers": papers,
+                "total": total,
+                "page": page,
+                "pages": max(1, math.ceil(total / PER_PAGE)),
+                "prev_day": prev_day,
+                "next_day": next_day,
+                "voted": voted_ids(conn, user, papers),
+                "states": library_states(conn, user, papers),
+                "rising": cached.rising_topics(conn, pf.db.url),
+            }
+            return render(request, "home.html", context)
+
+        return shared_page(request, conn, build)
 
 
 @router.get("/trending", response_class=HTMLResponse)
@@ -75,9 +74,13 @@ def trending(
 ) -> HTMLResponse:
     """The trending list (formula on /about)."""
     with pf.db.transaction() as conn:
-        papers = cached.trending(conn, pf.db.url, limit=PER_PAGE)
-        voted = voted_ids(conn, user, papers)
-    return render(request, "trending.html", {"nav": "trending", "papers": papers, "voted": voted})
+
+        def build() -> HTMLResponse:
+            papers = cached.trending(conn, pf.db.url, limit=PER_PAGE)
+            context = {"nav": "trending", "papers": papers, "voted": voted_ids(conn, user, papers)}
+            return render(request, "trending.html", context)
+
+        return shared_page(request, conn, build)
 
 
 @router.get("/about", response_class=HTMLResponse)
