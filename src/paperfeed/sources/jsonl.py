@@ -25,13 +25,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import date, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from paperfeed.model import BadRecord, Item, Paper, Record, clean_text, normalise_arxiv_id
+from paperfeed.model import (
+    BadRecord,
+    Item,
+    Paper,
+    Record,
+    clean_text,
+    identity,
+    normalise_arxiv_id,
+    normalise_title,
+)
 from paperfeed.sources.arxiv import split_author_list
 
 SOURCE = "jsonl"
@@ -201,9 +209,9 @@ def _records(obj: Any, position: str) -> tuple[tuple[str, str] | None, list[Reco
         return (("paper id", str(paper_id)) if paper_id is not None else None), records
     paper = Paper(**_paper_fields(obj, plain=True), upvotes=_count(obj, "upvotes", default=0))
     # The identity of the paper as validation will leave it (control characters dropped).
-    identity = replace(paper, title=clean_text(paper.title)).identity
-    key = ("paper", repr(identity)) if identity != "title:" else None
-    return key, [Record(paper, SOURCE, identity, position, obj)]
+    ident = identity(paper.arxiv_id, normalise_title(clean_text(paper.title)))
+    key = ("paper", repr(ident)) if ident != "title:" else None
+    return key, [Record(paper, SOURCE, ident, position, obj)]
 
 
 def _sighting(fields: dict[str, Any], entry: Any, position: str, number: int) -> Record:
