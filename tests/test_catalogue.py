@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 from paperfeed import catalogue
@@ -211,3 +212,135 @@ def test_runs_of_dead_importers_are_marked_abandoned_and_live_ones_left_alone(
     assert runs[dead]["status"] == "failed"
     assert runs[dead]["message"].startswith("abandoned")
     assert runs[live]["status"] == "running"
+
+
+def _titles_in_two_partitions() -> tuple[str, str]:
+    """Two titles that the import routes to different writers."""
+    titles = [f"Attention variant {n}" for n in range(20)]
+    first = titles[0]
+    other = next(
+        t
+        for t in titles
+        if catalogue.partition_of(Paper(title=t)) != catalogue.partition_of(Paper(title=first))
+    )
+    return first, other
+
+
+def _wait_until_blocked(db_url: str) -> None:
+    """Wait until some session of the database waits for a lock (the import's writer)."""
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            blocked = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if blocked:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the import never waited for the other writer")
+
+
+def _ingest_in_thread(db: Database, records: list[Record]) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(catalogue.ingest(db, records, source="arxiv", origin="t"))
+        except BaseException as exc:  # noqa: BLE001 - checked by the caller
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_seed_titles_use_every_partition() -> None:
+    # Otherwise the concurrency tests above would exercise one writer only.
+    partitions = {catalogue.partition_of(r.paper) for r in _seed_items() if isinstance(r, Record)}
+    assert partitions == set(range(catalogue.PARTITIONS))
+
+
+def test_same_arxiv_id_inserted_by_another_writer_is_merged_not_duplicated(
+    db: Database, db_url: str
+) -> None:
+    import psycopg
+
+    first, other = _titles_in_two_partitions()
+    # Another writer (of the other partition) inserts the paper and has not committed yet.
+    with psycopg.connect(db_url) as rival:
+        rival.execute(
+            "INSERT INTO papers (ident, arxiv_id, title, norm_title)"
+            " VALUES ('arxiv:2101.00001', '2101.00001', %s, %s)",
+            (first, first.lower()),
+        )
+        thread, outcome = _ingest_in_thread(
+            db, [_record(other, "k", arxiv_id="2101.00001", authors=("A. Author",))]
+        )
+        _wait_until_blocked(db_url)  # on the unique arxiv_id of the rival's row
+        rival.commit()
+    thread.join(timeout=60)
+    report = outcome[0]
+    assert not isinstance(report, BaseException), report
+    # The batch failed on the unique index, was retried, and merged into the rival's paper.
+    assert (report.new, report.merged) == (0, 1)
+    with db.connection() as conn:
+        rows = conn.execute("SELECT title, authors FROM papers").fetchall()
+        sighting = conn.execute("SELECT paper_id FROM paper_sources").fetchone()
+    assert rows == [{"title": first, "authors": ["A. Author"]}]
+    assert sighting is not None
+
+
+def test_merge_waits_for_a_concurrent_update_of_the_same_paper(db: Database, db_url: str) -> None:
+    import psycopg
+
+    first, other = _titles_in_two_partitions()
+    catalogue.ingest(db, [_record(first, "a", arxiv_id="2101.00002")], source="arxiv", origin="t")
+    with psycopg.connect(db_url) as rival:
+        # Another partition's writer is merging into the paper right now.
+        rival.execute(
+            "SELECT id FROM papers WHERE arxiv_id = '2101.00002' FOR NO KEY UPDATE"
+        ).fetchone()
+        rival.execute("UPDATE papers SET github_url = 'https://github.com/x/y'")
+        thread, outcome = _ingest_in_thread(
+            db, [_record(other, "b", arxiv_id="2101.00002", authors=("B. Author",))]
+        )
+        _wait_until_blocked(db_url)
+        rival.commit()
+    thread.join(timeout=60)
+    assert not isinstance(outcome[0], BaseException), outcome[0]
+    with db.connection() as conn:
+        row = conn.execute("SELECT title, authors, github_url FROM papers").fetchone()
+    # Both merges survive: the import merged into the updated row, not a stale copy.
+    assert row == {"title": first, "authors": ["B. Author"], "github_url": "https://github.com/x/y"}
+
+
+def test_a_failing_writer_fails_the_run_and_reports_its_error(db: Database) -> None:
+    import psycopg
+    import pytest
+
+    first, other = _titles_in_two_partitions()
+    good = [_record(f"{first} {n}", f"g{n}") for n in range(50)]
+    # PostgreSQL's jsonb refuses a NUL character: this batch cannot be written.
+    poison = Record(Paper(title=other, abstract="x"), "test", "bad", "test:bad", {"raw": "\x00"})
+    progress: list[int] = []
+    with pytest.raises(psycopg.Error):
+        catalogue.ingest(
+            db, [*good, poison], source="test", origin="t", batch_size=10, progress=progress.append
+        )
+    with db.connection() as conn:
+        run = conn.execute("SELECT status, message, read FROM ingest_runs").fetchone()
+    assert run["status"] == "failed" and "\\u0000" in run["message"]
+    assert run["read"] == sum(progress) <= len(good)
+
+
+def test_progress_counts_every_record_once(db: Database) -> None:
+    items = [*_seed_items(), BadRecord("listing", "x:1", "bad"), BadRecord("listing", "x:2", "bad")]
+    progress: list[int] = []
+    report = catalogue.ingest(
+        db, items, source="listing", origin="seeds", batch_size=30, progress=progress.append
+    )
+    assert sum(progress) == report.read == 270
+    assert (report.new, report.merged, report.rejected) == (243, 25, 2)

@@ -4,33 +4,76 @@ Records arrive from the sources in batches. A batch is one transaction: it
 finds the papers its records already match (arXiv id first, then normalised
 title), merges every record into its paper with `model.merge`, inserts the new
 papers and upserts one `paper_sources` row per sighting. A crash loses at most
-the batch in flight, and re-reading the same input merges into the same rows,
+the batches in flight, and re-reading the same input merges into the same rows,
 so an interrupted import finishes by simply running it again.
 
-Writers take a transaction-scoped advisory lock: two imports of the same files
-at once run their batches one after the other instead of racing to insert the
-same paper twice. Readers are never blocked by it.
+Parallel writers. Most of an import's cost is PostgreSQL computing the
+full-text vector of every new paper, and one backend uses one core. So an
+import routes each record by a stable hash of its normalised title to one of
+PARTITIONS partitions, and each partition has its own writer thread and
+connection that commits its records batch after batch, while the calling
+thread reads and validates the input.
+
+Why that stays correct (also between processes importing at the same time):
+- Each batch holds the transaction advisory lock (INGEST_LOCK, partition).
+  Matching by title never crosses partitions: a paper's stored norm_title is
+  the title of the record that created it, so every paper a record can match
+  by title was created under the lock of that record's partition. Two imports
+  of the same files therefore run each partition's batches one after the
+  other instead of inserting the same title-only paper twice.
+- Matching by arXiv id can cross partitions (one paper, two spellings of its
+  title). Two writers inserting the same arXiv id collide on the unique
+  arxiv_id/ident indexes; the loser's batch gets UniqueViolation (or
+  DeadlockDetected when each waits for the other) and is retried whole in a
+  fresh transaction, where it finds the other's paper and merges into it.
+- Matched papers are read with FOR NO KEY UPDATE (in id order), so a merge
+  from another partition waits for this one and then merges into the updated
+  row: no lost updates.
+- A batch of records from several partitions (an import of at most one
+  batch is written as one, by the calling thread) takes their locks in
+  ascending order, as every writer does, so writers never wait in a circle.
+Records of one title stay in input order (one partition, batches in order),
+so a re-run or a different batch size gives the same catalogue. Only papers
+whose sightings disagree about the title depend on which partition commits
+first, as they already did between two concurrent imports. Paper ids follow
+the order of the inserts: input order within a partition (so the oldest of
+papers sharing a title is still the first one read), interleaved between
+partitions.
+
+Readers are never blocked by the writers' locks.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
-from queue import Full, Queue
-from typing import Any, TypeVar
+from queue import Empty, Full, Queue
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from paperfeed.db import Database
 from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
 
-_T = TypeVar("_T")
-
-# Every writer of papers holds this lock for the length of its batch.
+# Every writer of papers holds (INGEST_LOCK, its partition) for the length of its batch.
 INGEST_LOCK = 7_240_002
+# The number of title partitions, which is also the number of writers of one
+# import. It must be the same in every process that writes to a database (the
+# locks only exclude each other for equal partitions), so it is a constant and
+# not the core count. Two: one backend per core of the machines paperfeed
+# targets; more writers would only contend for the same two cores.
+PARTITIONS = 2
+# Records per transaction, per partition.
 BATCH_SIZE = 2_000
+# A batch that collided with another writer is retried this many times in all.
+ATTEMPTS = 5
+# Seconds between checks for a failed writer while waiting on a full queue.
+_POLL = 0.1
 # Namespace of the per-run locks that tell a live import from a dead one.
 RUN_LOCK_SPACE = 7_240
 # How many rejections an ingest run keeps verbatim (the count is always complete).
@@ -130,10 +173,11 @@ class _Batch:
         self.by_title: dict[str, _Slot] = {}
         arxiv_ids = sorted({r.paper.arxiv_id for r in records if r.paper.arxiv_id})
         titles = sorted({r.paper.normalised_title for r in records})
-        # Ordered by id so that, among papers sharing a title, the oldest wins.
+        # Ordered by id so that, among papers sharing a title, the oldest wins,
+        # and so that two writers lock the papers they share in the same order.
         rows = conn.execute(
             "SELECT id, ident, " + _PAPER_COLUMNS + " FROM papers"  # noqa: S608 - constant columns
-            " WHERE arxiv_id = ANY(%s) OR norm_title = ANY(%s) ORDER BY id",
+            " WHERE arxiv_id = ANY(%s) OR norm_title = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
             (arxiv_ids, titles),
         ).fetchall()
         for row in rows:
@@ -179,9 +223,16 @@ class _Batch:
         return True
 
 
+def partition_of(paper: Paper) -> int:
+    """The partition of a paper's title: the same in every process (unlike hash())."""
+    return zlib.crc32(paper.normalised_title.encode("utf-8")) % PARTITIONS
+
+
 def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, int]:
     """Merge one batch of valid records into the catalogue; return (new, merged)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+    # In ascending order, like every writer, so that writers never wait in a circle.
+    for partition in sorted({partition_of(r.paper) for r in records}):
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (INGEST_LOCK, partition))
     batch = _Batch(conn, records)
     merged = sum(batch.add(r) for r in records)
     new_slots = [s for s in batch.slots if s.paper_id is None]
@@ -212,6 +263,20 @@ def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, 
 
     _upsert_sightings(conn, batch.slots)
     return len(new_slots), merged
+
+
+def _write_batch_retrying(conn: psycopg.Connection, records: list[Record]) -> tuple[int, int]:
+    """One transaction for the batch, retried whole when it collided with another writer."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                return _write_batch(conn, records)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+            # Another writer inserted a paper this batch also inserts (see the
+            # module docstring): the fresh transaction will find and merge into it.
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
@@ -257,58 +322,155 @@ def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
         )
 
 
-def _batches(items: Iterable[Item], size: int) -> Iterator[tuple[list[Record], list[BadRecord]]]:
-    records: list[Record] = []
-    bad: list[BadRecord] = []
-    for item in items:
-        if isinstance(item, BadRecord):
-            bad.append(item)
-        else:
-            records.append(item)
-        if len(records) >= size:
-            yield records, bad
-            records, bad = [], []
-    if records or bad:
-        yield records, bad
+@dataclass
+class _Done:
+    """What a writer reports after committing a batch."""
+
+    records: int
+    new: int
+    merged: int
 
 
-def _prefetched(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
-    """Produce batches in a thread, so parsing the next overlaps writing this one.
+class _Writer:
+    """One partition's writer: a thread with its own connection, committing batch after batch."""
 
-    psycopg releases the GIL while PostgreSQL works on a batch, which is when
-    the producer parses and validates the next. An exception in the producer
-    is re-raised here; stopping early (the consumer failed) stops the producer.
-    """
-    queue: Queue[tuple[str, object]] = Queue(maxsize=depth)
-    stop = threading.Event()
+    def __init__(self, db: Database, partition: int, results: Queue[_Done | BaseException]):
+        self.db = db
+        self.results = results
+        # One batch queued while one is written: enough to keep PostgreSQL busy
+        # without reading far ahead of it.
+        self.inbox: Queue[list[Record] | None] = Queue(maxsize=1)
+        self.conn: psycopg.Connection | None = None
+        self.thread = threading.Thread(
+            target=self._run, name=f"ingest-writer-{partition}", daemon=True
+        )
+        self.thread.start()
 
-    def produce() -> None:
+    def _run(self) -> None:
         try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        queue.put(("batch", batch), timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            queue.put(("error", exc))
+            # Its own connection rather than the pool's: an import needs one per
+            # partition at once, whatever the pool size.
+            with psycopg.connect(self.db.url, autocommit=True, row_factory=dict_row) as conn:
+                self.conn = conn
+                while (records := self.inbox.get()) is not None:
+                    new, merged = _write_batch_retrying(conn, records)
+                    self.results.put(_Done(len(records), new, merged))
+        except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
+            self.results.put(exc)
 
-    thread = threading.Thread(target=produce, name="ingest-parser", daemon=True)
-    thread.start()
-    try:
+    def submit(self, records: list[Record] | None, failed: Callable[[], None]) -> None:
+        """Queue a batch (None: no more), calling `failed` while waiting for room."""
         while True:
-            kind, value = queue.get()
-            if kind == "done":
+            try:
+                self.inbox.put(records, timeout=_POLL)
                 return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value  # type: ignore[misc]
-    finally:
-        stop.set()
+            except Full:
+                failed()
+
+    def abort(self) -> None:
+        """Drop the queued batch and roll back the one being written."""
+        with suppress(Empty):
+            self.inbox.get_nowait()
+        self.inbox.put(None)
+        if self.conn is not None and self.thread.is_alive():
+            # A failed cancel (the connection just closed) only means waiting for the batch.
+            with suppress(psycopg.Error):
+                self.conn.cancel_safe()
+
+
+class _Import:
+    """Routes one import's records to its writers and counts what they committed.
+
+    An input of at most one batch is written as that one batch by the calling
+    thread (holding every partition lock it needs): starting writers would gain
+    nothing, and the papers get their ids in input order, as a sequential
+    import gives them. Past one batch, a writer per partition takes over.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        report: IngestReport,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.db = db
+        self.report = report
+        self.batch_size = batch_size
+        self.progress = progress
+        self.unreported_bad = 0  # rejected records not yet passed to `progress`
+        self.first: list[Record] | None = []  # the records until they outgrow one batch
+        self.pending: list[list[Record]] = [[] for _ in range(PARTITIONS)]
+        self.results: Queue[_Done | BaseException] = Queue()
+        self.writers: list[_Writer] = []
+
+    def reject(self, bad: BadRecord) -> None:
+        self.report.add_error(bad)
+        self.unreported_bad += 1
+
+    def add(self, record: Record) -> None:
+        if self.first is None:
+            self._route(record)
+            return
+        self.first.append(record)
+        if len(self.first) > self.batch_size:
+            first, self.first = self.first, None
+            self.writers = [_Writer(self.db, p, self.results) for p in range(PARTITIONS)]
+            for buffered in first:
+                self._route(buffered)
+
+    def _route(self, record: Record) -> None:
+        partition = partition_of(record.paper)
+        records = self.pending[partition]
+        records.append(record)
+        if len(records) >= self.batch_size:
+            self.writers[partition].submit(records, self.collect)
+            self.pending[partition] = []
+            self.collect()
+
+    def collect(self) -> None:
+        """Count the batches committed so far; re-raise a writer's error."""
+        while True:
+            try:
+                result = self.results.get_nowait()
+            except Empty:
+                return
+            if isinstance(result, BaseException):
+                raise result
+            self._count(result)
+
+    def _count(self, done: _Done) -> None:
+        self.report.new += done.new
+        self.report.merged += done.merged
+        handled = done.records + self.unreported_bad
+        self.unreported_bad = 0
+        self.report.read += handled
+        if self.progress and handled:
+            self.progress(handled)
+
+    def finish(self) -> None:
+        """Write what is left and wait until every batch is committed."""
+        if self.first is not None:
+            if self.first:
+                with self.db.connection() as conn:
+                    new, merged = _write_batch_retrying(conn, self.first)
+                self._count(_Done(len(self.first), new, merged))
+        else:
+            for writer, records in zip(self.writers, self.pending, strict=True):
+                if records:
+                    writer.submit(records, self.collect)
+                writer.submit(None, self.collect)
+            for writer in self.writers:
+                writer.thread.join()
+            self.collect()
+        self._count(_Done(0, 0, 0))  # rejections after the last batch
+
+    def abort(self) -> None:
+        """Stop the writers, rolling back the batches in flight."""
+        for writer in self.writers:
+            writer.abort()
+        for writer in self.writers:
+            writer.thread.join()
 
 
 def ingest(
@@ -322,25 +484,27 @@ def ingest(
 ) -> IngestReport:
     """Import records from one source run, batch by batch, and record the run.
 
+    The calling thread reads and validates `items`; batches of up to `batch_size`
+    records are written by one writer per title partition (see the module docstring).
     `progress` is called with the number of records (good or bad) each batch handled.
     A failing batch (e.g. the database went away) marks the run failed and re-raises;
-    the batches before it stay committed and a re-run merges over them.
+    the batches committed before it stay and a re-run merges over them.
     """
     report = IngestReport(source=source, origin=origin)
     with db.connection() as owner:
         _start_run(owner, report)
         try:
-            for records, bad in _prefetched(_batches(checked(items), batch_size)):
-                for b in bad:
-                    report.add_error(b)
-                if records:
-                    with db.transaction() as conn:
-                        new, merged = _write_batch(conn, records)
-                    report.new += new
-                    report.merged += merged
-                report.read += len(records) + len(bad)
-                if progress:
-                    progress(len(records) + len(bad))
+            run = _Import(db, report, batch_size, progress)
+            try:
+                for item in checked(items):
+                    if isinstance(item, BadRecord):
+                        run.reject(item)
+                    else:
+                        run.add(item)
+                run.finish()
+            except BaseException:
+                run.abort()
+                raise
         except BaseException as exc:
             _finish_run(db, report, "failed", f"{type(exc).__name__}: {exc}")
             raise
