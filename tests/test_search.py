@@ -78,6 +78,19 @@ def test_empty_punctuation_only_or_overlong_query_is_a_400(
     assert err.value.status == 400
 
 
+def test_control_characters_in_query_and_filters_are_spaces(embedded: Database, hasher) -> None:
+    add_papers(
+        embedded,
+        paper("Zyxwv quokka revisited", "We study quokkas.", organization="Lab"),
+    )
+    res = search.search(embedded, hasher, "zyxwv\x00quokka\x1b")
+    assert res.hits[0].title == "Zyxwv quokka revisited"
+    res = search.search(embedded, hasher, "quokka", Filters(organization="Lab\x00"))
+    assert res.total == 1  # "Lab\x00" is "Lab " stripped, not a crash
+    with pytest.raises(SearchError):
+        search.search(embedded, hasher, "\x00\x00")
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

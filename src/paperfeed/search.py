@@ -87,7 +87,7 @@ class Filters:
             params["date_to"] = self.date_to
         if self.organization:
             parts.append("lower(p.organization) = lower(%(organization)s)")
-            params["organization"] = self.organization.strip()
+            params["organization"] = without_controls(self.organization).strip()
         if self.has_code is True:
             parts.append("p.github_url IS NOT NULL")
         elif self.has_code is False:
@@ -115,9 +115,18 @@ class SearchResults:
         return self.page * self.per_page < self.total
 
 
+# Control characters carry no meaning in a query, and PostgreSQL refuses NUL in text.
+_CONTROLS = {code: " " for code in [*range(32), 127]}
+
+
+def without_controls(text: str) -> str:
+    """The text with every ASCII control character (NUL, tab, newline …) as a space."""
+    return text.translate(_CONTROLS)
+
+
 def check_query(query: str) -> str:
     """The query stripped, or SearchError (400) when it is empty or too long."""
-    text = (query or "").strip()
+    text = without_controls(query or "").strip()
     if not text:
         raise SearchError("Type something to search for.")
     if len(text) > MAX_QUERY:

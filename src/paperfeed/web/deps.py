@@ -187,7 +187,7 @@ def render(
     )
 
 
-def shared_page(request: Request, conn: Any, build: Callable[[], HTMLResponse]) -> HTMLResponse:
+def shared_page(request: Request, build: Callable[[], HTMLResponse]) -> HTMLResponse:
     """`build()`'s page, shared by every visitor who is not signed in while nothing changes.
 
     Such a page differs between anonymous visitors only by their CSRF token, so
@@ -199,13 +199,11 @@ def shared_page(request: Request, conn: Any, build: Callable[[], HTMLResponse]) 
     """
     if load_user(request) is not None:
         return build()
-    key = (
-        get_pf(request).db.url,
-        request.url.path,
-        request.url.query,
-        date.today(),
-        snapshot(conn),
-    )
+    pf = get_pf(request)
+    # Read before build() reads its data: the page can only be newer than its key.
+    with pf.db.transaction() as conn:
+        now = snapshot(conn)
+    key = (pf.db.url, request.url.path, request.url.query, date.today(), now)
     body = cached.shared_page(key)
     if body is None:
         request.state.shared_render = True

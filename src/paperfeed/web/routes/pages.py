@@ -37,9 +37,9 @@ def home(
     """Papers of a day, week or month; without a date, the newest day that has papers."""
     if period not in ranking.PERIODS:
         raise BadRequest("period must be daily, weekly or monthly.")
-    with pf.db.transaction() as conn:
 
-        def build() -> HTMLResponse:
+    def build() -> HTMLResponse:
+        with pf.db.transaction() as conn:
             day = parse_day(date) or ranking.latest_day(conn)
             if day is None:
                 return render(request, "home.html", {"empty_catalogue": True, "nav": "daily"})
@@ -63,9 +63,9 @@ def home(
                 "states": library_states(conn, user, papers),
                 "rising": cached.rising_topics(conn, pf.db.url),
             }
-            return render(request, "home.html", context)
+        return render(request, "home.html", context)
 
-        return shared_page(request, conn, build)
+    return shared_page(request, build)
 
 
 @router.get("/trending", response_class=HTMLResponse)
@@ -73,14 +73,15 @@ def trending(
     request: Request, pf: Paperfeed = Depends(get_pf), user=Depends(current_user)
 ) -> HTMLResponse:
     """The trending list (formula on /about)."""
-    with pf.db.transaction() as conn:
 
-        def build() -> HTMLResponse:
+    def build() -> HTMLResponse:
+        with pf.db.transaction() as conn:
             papers = cached.trending(conn, pf.db.url, limit=PER_PAGE)
-            context = {"nav": "trending", "papers": papers, "voted": voted_ids(conn, user, papers)}
-            return render(request, "trending.html", context)
+            voted = voted_ids(conn, user, papers)
+        context = {"nav": "trending", "papers": papers, "voted": voted}
+        return render(request, "trending.html", context)
 
-        return shared_page(request, conn, build)
+    return shared_page(request, build)
 
 
 @router.get("/about", response_class=HTMLResponse)
@@ -115,22 +116,23 @@ def organization(
     user=Depends(current_user),
 ) -> HTMLResponse:
     """One organisation's papers, newest first."""
-    with pf.db.transaction() as conn:
-        papers, total = ranking.organization_papers(
-            conn, name, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
-        )
-        if total == 0:
-            raise NotFound("No papers from this organisation.")
-        voted = voted_ids(conn, user, papers)
-    return render(
-        request,
-        "org.html",
-        {
+
+    def build() -> HTMLResponse:
+        with pf.db.transaction() as conn:
+            papers, total = ranking.organization_papers(
+                conn, name, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+            )
+            if total == 0:
+                raise NotFound("No papers from this organisation.")
+            voted = voted_ids(conn, user, papers)
+        context = {
             "name": name,
             "papers": papers,
             "total": total,
             "page": page,
             "pages": max(1, math.ceil(total / PER_PAGE)),
             "voted": voted,
-        },
-    )
+        }
+        return render(request, "org.html", context)
+
+    return shared_page(request, build)

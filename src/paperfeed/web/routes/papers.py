@@ -17,6 +17,7 @@ from paperfeed.web.deps import (
     library_states,
     render,
     require_user,
+    shared_page,
     voted_ids,
 )
 from paperfeed.web.errors import NotFound
@@ -48,24 +49,26 @@ def paper_page(
     user: User | None = Depends(current_user),
 ) -> HTMLResponse:
     """Everything about one paper: abstract, sources, links, upvotes, similar papers, BibTeX."""
-    with pf.db.transaction() as conn:
-        paper = _paper_or_404(conn, paper_id)
-        voted = voted_ids(conn, user, [paper])
-        states = library_states(conn, user, [paper])
-    similar = finder.similar(pf, paper_id, SIMILAR)
-    with pf.db.transaction() as conn:
-        voted |= voted_ids(conn, user, similar)
-    return render(
-        request,
-        "paper.html",
-        {
+
+    def build() -> HTMLResponse:
+        with pf.db.transaction() as conn:
+            paper = _paper_or_404(conn, paper_id)
+            voted = voted_ids(conn, user, [paper])
+            states = library_states(conn, user, [paper])
+        # Outside the transaction: similar() takes its own connection from the pool.
+        similar = finder.similar(pf, paper_id, SIMILAR)
+        with pf.db.transaction() as conn:
+            voted |= voted_ids(conn, user, similar)
+        context = {
             "paper": paper,
             "voted": voted,
             "states": states,
             "similar": similar,
             "bibtex": bibtex(paper),
-        },
-    )
+        }
+        return render(request, "paper.html", context)
+
+    return shared_page(request, build)
 
 
 @router.get("/papers/{paper_id}/bibtex", response_class=PlainTextResponse)
