@@ -3,8 +3,9 @@
     python benchmarks/embed_speed.py [--synthetic 2000] [--rounds 2] [--data-dir DIR] [--no-static]
 
 Backends: `minilm-l6-v2` (sentence-transformers, float32: the reference and the
-baseline of the speed-up), `minilm-l6-v2-onnx-int8` (the adopted one; exported
-once into DATA_DIR/models) and a static model2vec distillation of the same
+baseline of the speed-up), `minilm-l6-v2-onnx-int8` and
+`minilm-l6-v2-onnx-int8-fused` (ONNX Runtime int8, the second with BERT operator
+fusion; exported once into DATA_DIR) and a static model2vec distillation of the same
 MiniLM, `minilm-l6-v2-m2v-256` (measured and rejected; distilled once into
 DATA_DIR/models in about two minutes; needs the `skeletoken` package).
 

@@ -6,31 +6,44 @@ Every backend is all-MiniLM-L6-v2 (384-d, L2-normalised, mean pooling) over
 - `minilm-l6-v2`: sentence-transformers on torch, float32. The quality reference.
 - `minilm-l6-v2-onnx-int8`: the same network exported once to ONNX, its weights
   quantised to int8 per output channel, run by ONNX Runtime. 40-45 CPU-ms per
-  abstract against the reference's 88-110: 1.8x its throughput on an idle
-  2-core box, 3x on a busy one; 2 ms a query against 10 (100 when busy); vectors
+  abstract against the reference's 88-117: 1.8x its throughput on an idle
+  2-core box, 2-3x on a busy one; 2 ms a query against 10 (100 when busy); vectors
   at cosine 0.993 (min 0.990) to the reference's; dev nDCG@10 0.753 against
   0.770, moving both ways per query by up to 0.13: the noise of 15 queries over
   near-identical vectors (`python benchmarks/embed_speed.py`).
+- `minilm-l6-v2-onnx-int8-fused`: as the one above, but ONNX Runtime's BERT
+  optimizer first fuses each layer (Attention, SkipLayerNormalization,
+  BiasGelu, EmbedLayerNormalization), so Q/K/V run as one int8 QAttention.
+  36-39 CPU-ms per abstract (15% below the unfused int8, 2.7x the reference's
+  throughput on a busy box); cosine 0.993 (min 0.989); dev nDCG@10 0.770.
 
 A paper's vector is stored with its model's `name`; a query must be embedded by
 the embedder of that same name (`get_embedder(name, data_dir)`), because vectors
 of two models are not comparable. The index uses one configured model for every
 paper, so `DEFAULT_MODEL` serves both the back-fill and the incremental path.
 
-Measured and rejected for the bulk path: a static model2vec distillation of
-MiniLM (over 100x the throughput, but dev nDCG@10 0.53, and a space of its own:
-full MiniLM queries against its 384-d variant's vectors score 0.44), and
-cutting input to 128 word pieces (2x, but nDCG 0.70-0.73).
+Nearly all of a run is the network's arithmetic on 256 word pieces (every seed
+abstract fills them), so the runtime tricks are worth little beyond int8:
+batches (8, 32) cost 25% more CPU than one text a run, two threads 6% more than
+one (so two 1-thread workers beat one 2-thread one by that much), and torch's
+bfloat16 autocast halves the reference's CPU time (cosine 1.000) but stays 30%
+above the fused int8 model. Measured and rejected for the bulk path: a static
+model2vec distillation of MiniLM (over 100x the throughput, but dev nDCG@10
+0.53, and a space of its own: full MiniLM queries against its 384-d variant's
+vectors score 0.44), and cutting input to fewer word pieces (fused int8 at 128:
+2x, nDCG 0.705; at 64: 4.4x, 0.693).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
 import threading
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +55,7 @@ MINILM = "minilm-l6-v2"
 # Change this name whenever the export or quantisation changes the vectors: the
 # index re-embeds every paper whose stored name differs from the configured one.
 MINILM_INT8 = "minilm-l6-v2-onnx-int8"
+MINILM_INT8_FUSED = "minilm-l6-v2-onnx-int8-fused"
 # The configured default (PAPERFEED_EMBEDDING_MODEL) is the one source of this
 # choice; the back-fill uses the same model, so BULK_MODEL is the same name.
 DEFAULT_MODEL: str = DEFAULTS["embedding_model"]
@@ -148,7 +162,7 @@ class OnnxMiniLMEmbedder(Embedder):
                 from tokenizers import Tokenizer
 
                 if not self.path.exists():
-                    export_int8(self.path)
+                    self._export()
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
@@ -182,11 +196,96 @@ class OnnxMiniLMEmbedder(Embedder):
             out[row] = session.run(None, feed)[0][0]
         return out
 
+    def _export(self) -> None:
+        export_int8(self.path)
+
+
+class FusedOnnxMiniLMEmbedder(OnnxMiniLMEmbedder):
+    """MiniLM as `OnnxMiniLMEmbedder`, its graph fused into BERT kernels before quantisation."""
+
+    name = MINILM_INT8_FUSED
+
+    def _export(self) -> None:
+        export_int8_fused(self.path)
+
 
 def export_int8(path: Path) -> None:
     """Export MiniLM (with mean pooling and normalisation) to an int8 ONNX file at `path`."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _exporting(path) as tmp:
+        fp32, int8 = _export_fp32(tmp / "fp32.onnx"), tmp / "int8.onnx"
+        # Per-channel scales keep cosine to the float model near 0.99 (one scale
+        # per matrix: 0.93). reduce_range keeps 7-bit weights so CPUs without
+        # AVX-512 VNNI do not saturate in their u8*s8 multiply-add.
+        quantize_dynamic(
+            fp32, int8, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
+        os.replace(int8, path)
+
+
+def export_int8_fused(path: Path) -> None:
+    """Export MiniLM with fused BERT operators and int8 weights to an ONNX file at `path`.
+
+    ONNX Runtime's transformer optimizer rewrites each layer into one Attention
+    (packed Q/K/V projection, softmax, mask), BiasGelu and two
+    SkipLayerNormalization nodes, and the embeddings into EmbedLayerNormalization;
+    quantisation then turns Attention into QAttention and the output and
+    feed-forward MatMuls into int8 ones, so every weight matrix runs in int8.
+    """
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(minilm_dir()))
+    with _exporting(path) as tmp:
+        # The optimizer recognises the attention of the eager implementation;
+        # the SDPA export's mask arithmetic (IsNaN, Where) defeats its pattern.
+        fp32 = _export_fp32(tmp / "fp32.onnx", attention="eager")
+        fused, int8 = tmp / "fused.onnx", tmp / "int8.onnx"
+        model = optimizer.optimize_model(
+            str(fp32),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+            opt_level=0,  # the session applies ONNX Runtime's own fusions on load
+        )
+        fusions = model.get_fused_operator_statistics()
+        if fusions["Attention"] != config.num_hidden_layers:
+            # Still correct, only about as slow as the unfused int8 model.
+            fused_layers = fusions["Attention"]
+            warnings.warn(f"MiniLM export: attention fused in {fused_layers} layers", stacklevel=2)
+        model.save_model_to_file(str(fused))
+        quantize_dynamic(
+            fused,
+            int8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            # Shape inference cannot type the outputs of the fused (com.microsoft)
+            # operators; all of them are float.
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
+        os.replace(int8, path)
+
+
+@contextlib.contextmanager
+def _exporting(path: Path) -> Iterator[Path]:
+    """A temporary folder beside `path` for the steps of an export; removed afterwards."""
+    # Several processes may export at once: each writes its own temporary files
+    # and renames the result into place, so a reader never sees half a file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        yield Path(tmp)
+
+
+def _export_fp32(path: Path, attention: str | None = None) -> Path:
+    """Export float MiniLM with mean pooling and normalisation to `path`.
+
+    `attention` picks the transformers attention implementation (default: its own).
+    """
+    import torch
     from transformers import AutoModel
 
     class Pooled(torch.nn.Module):
@@ -205,46 +304,37 @@ def export_int8(path: Path) -> None:
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = Pooled(AutoModel.from_pretrained(str(minilm_dir())).eval())
+    options = {} if attention is None else {"attn_implementation": attention}
+    model = Pooled(AutoModel.from_pretrained(str(minilm_dir()), **options).eval())
     # Two rows of different lengths, so the traced graph handles padding.
     example = (torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]]),)
     example += (torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),)
-    # Several processes may export at once: each writes its own temporary files
-    # and renames the result into place, so a reader never sees half a file.
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        with warnings.catch_warnings(), torch.no_grad():
-            # The TorchScript exporter warns that it is deprecated and that traced
-            # shape checks become constants; the tests compare the exported
-            # model with the reference on texts of many lengths.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                example,
-                str(fp32),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-        # Per-channel scales keep cosine to the float model near 0.99 (one scale
-        # per matrix: 0.93). reduce_range keeps 7-bit weights so CPUs without
-        # AVX-512 VNNI do not saturate in their u8*s8 multiply-add.
-        quantize_dynamic(
-            fp32, int8, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter warns that it is deprecated and that traced
+        # shape checks become constants; the tests compare the exported
+        # model with the reference on texts of many lengths.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            example,
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
         )
-        os.replace(int8, path)
+    return path
 
 
 _BACKENDS = {
     MINILM: lambda cache_dir, threads: MiniLMEmbedder(threads),
     MINILM_INT8: lambda cache_dir, threads: OnnxMiniLMEmbedder(cache_dir, threads),
+    MINILM_INT8_FUSED: lambda cache_dir, threads: FusedOnnxMiniLMEmbedder(cache_dir, threads),
 }
 MODELS = tuple(_BACKENDS)
 
