@@ -84,6 +84,7 @@ def test_hf_daily_saved_response_import(db_url: str, tmp_path: Path) -> None:
 def test_arxiv_harvest_is_incremental(db_url: str, tmp_path: Path, monkeypatch) -> None:
     """A harvest starts from the last one's responseDate; a failed one does not advance it."""
     from paperfeed.sources import arxiv
+    from paperfeed.sources.http import HttpResponse
 
     pages = [
         (FIXTURES / "arxiv" / "oai_arxiv_page1.xml").read_bytes(),
@@ -91,13 +92,13 @@ def test_arxiv_harvest_is_incremental(db_url: str, tmp_path: Path, monkeypatch) 
     ]
     requested: list[str] = []
 
-    def fake_get(url: str, headers, timeout: float) -> arxiv.HttpResponse:
+    def fake_get(url: str, headers, timeout: float) -> HttpResponse:
         requested.append(url)
         if "resumptionToken" in url:
-            return arxiv.HttpResponse(200, {}, pages[1])
+            return HttpResponse(200, {}, pages[1])
         if len(requested) > 2:  # the third run finds the repository down
-            return arxiv.HttpResponse(404, {}, b"gone")
-        return arxiv.HttpResponse(200, {}, pages[0])
+            return HttpResponse(404, {}, b"gone")
+        return HttpResponse(200, {}, pages[0])
 
     real_client = arxiv.ArxivClient
     monkeypatch.setattr(

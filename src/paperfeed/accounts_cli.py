@@ -19,7 +19,7 @@ from paperfeed.model import Record
 
 def fetch_pending(pf: Paperfeed, client: Any, *, limit: int = 100) -> dict[str, int]:
     """Fetch and import pending arXiv submissions; return counts of imported and failed."""
-    from paperfeed.sources import arxiv
+    from paperfeed.sources import SourceUnavailable, arxiv
 
     with pf.db.transaction() as conn:
         pending = accounts.pending_submissions(conn, limit)
@@ -32,7 +32,7 @@ def fetch_pending(pf: Paperfeed, client: Any, *, limit: int = 100) -> dict[str, 
                 for item in client.search(f"id:{wanted}", max_results=5)
                 if isinstance(item, Record) and item.paper.arxiv_id == wanted
             ]
-        except arxiv.SourceUnavailable:
+        except SourceUnavailable:
             continue  # arXiv is down: the submission stays pending for the next run
         if found:
             catalogue.ingest(

@@ -13,7 +13,9 @@ import pytest
 
 from paperfeed.model import BadRecord, Record, checked
 from paperfeed.sources import SourceUnavailable, arxiv
-from paperfeed.sources.arxiv import ArxivClient, HttpResponse
+from paperfeed.sources.arxiv import ArxivClient
+from paperfeed.sources.http import HttpResponse, header, urllib_get
+from paperfeed.sources.text import find_github_url, split_author_list
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "arxiv"
 
@@ -204,7 +206,7 @@ def test_truncated_oai_page_has_no_token_to_follow() -> None:
     ],
 )
 def test_split_author_list(text: str, names: list[str]) -> None:
-    assert arxiv.split_author_list(text) == names
+    assert split_author_list(text) == names
 
 
 @pytest.mark.parametrize(
@@ -219,7 +221,7 @@ def test_split_author_list(text: str, names: list[str]) -> None:
     ],
 )
 def test_find_github_url(texts: tuple, url: str | None) -> None:
-    assert arxiv.find_github_url(*texts) == url
+    assert find_github_url(*texts) == url
 
 
 # ---------------------------------------------------------------- the client
@@ -415,11 +417,11 @@ def local_server() -> Iterator[str]:
 
 
 def test_urllib_get_returns_bodies_and_error_statuses(local_server: str) -> None:
-    response = arxiv.urllib_get(f"{local_server}/ok", {"User-Agent": "paperfeed-test"}, 5.0)
+    response = urllib_get(f"{local_server}/ok", {"User-Agent": "paperfeed-test"}, 5.0)
     assert (response.status, response.body) == (200, b"paperfeed-test")
-    busy = arxiv.urllib_get(f"{local_server}/busy", {"User-Agent": "x"}, 5.0)
+    busy = urllib_get(f"{local_server}/busy", {"User-Agent": "x"}, 5.0)
     assert busy.status == 503
-    assert arxiv.header(busy.headers, "retry-after") == "12"
+    assert header(busy.headers, "retry-after") == "12"
 
 
 def test_urllib_get_raises_oserror_when_nothing_listens() -> None:
@@ -427,4 +429,4 @@ def test_urllib_get_raises_oserror_when_nothing_listens() -> None:
     port = server.server_address[1]
     server.server_close()  # the port is now (almost certainly) closed
     with pytest.raises(OSError):
-        arxiv.urllib_get(f"http://127.0.0.1:{port}/", {}, 5.0)
+        urllib_get(f"http://127.0.0.1:{port}/", {}, 5.0)

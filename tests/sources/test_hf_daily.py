@@ -11,7 +11,7 @@ import pytest
 
 from paperfeed.model import BadRecord, Record, checked
 from paperfeed.sources import SourceUnavailable, hf_daily
-from paperfeed.sources.arxiv import HttpResponse
+from paperfeed.sources.http import HttpResponse
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hf"
 DAY = FIXTURES / "daily_papers_2024-01-10.json"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from paperfeed import accounts
 from paperfeed.accounts_cli import fetch_pending
-from paperfeed.sources.arxiv import ArxivClient, HttpResponse
+from paperfeed.sources.arxiv import ArxivClient
+from paperfeed.sources.http import HttpResponse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "arxiv"
 

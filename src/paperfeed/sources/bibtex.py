@@ -38,7 +38,7 @@ from bibtexparser.model import (
 from pylatexenc.latex2text import LatexNodes2Text  # bibtexparser's own LaTeX decoder
 
 from paperfeed.model import MAX_ABSTRACT, BadRecord, Item, Paper, Record, normalise_arxiv_id
-from paperfeed.sources.arxiv import find_github_url
+from paperfeed.sources.text import find_github_url
 
 SOURCE = "bibtex"
 

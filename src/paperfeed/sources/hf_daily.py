@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from paperfeed.model import BadRecord, Item, Paper, Record
 from paperfeed.sources import SourceUnavailable
-from paperfeed.sources.arxiv import USER_AGENT, HttpGet, urllib_get
+from paperfeed.sources.http import USER_AGENT, HttpGet, urllib_get
 
 SOURCE = "hf_daily"
 API_URL = "https://huggingface.co/api/daily_papers"

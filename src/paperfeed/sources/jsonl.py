@@ -40,7 +40,7 @@ from paperfeed.model import (
     normalise_arxiv_id,
     normalise_title,
 )
-from paperfeed.sources.arxiv import split_author_list
+from paperfeed.sources.text import split_author_list
 
 SOURCE = "jsonl"
 
