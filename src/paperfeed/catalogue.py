@@ -463,6 +463,7 @@ class _Import:
             for writer, records in zip(self.writers, self.pending, strict=True):
                 if records:
                     writer.submit(records, self.collect)
+            for writer in self.writers:
                 writer.submit(None, self.collect)
             for writer in self.writers:
                 writer.thread.join()
