@@ -7,11 +7,16 @@ listing page and as a JSONL file; each file is imported into a fresh, migrated
 database on one embedded PostgreSQL, end to end as `paperfeed ingest` does it
 (read, parse, validate, merge, write, with full-text indexing; no embeddings).
 A second run of the same file measures the re-import (every record merges).
+
+Wall time depends on what else the machine runs; "cpu s" (this process plus
+every PostgreSQL process of the benchmark's own server, Linux only) moves much
+less with load, so compare variants by it on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +43,29 @@ def fresh_database(server_uri: str, name: str) -> Database:
     return db
 
 
+def server_cpu(pgdata: Path) -> float:
+    """CPU seconds used so far by a PostgreSQL server: the postmaster and all its children."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def times(pid: int | str) -> tuple[int, list[str]]:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), fields  # parent pid, then utime/stime/cutime/cstime at 11..14
+
+    # The postmaster's own time and that of the children it has reaped (exited
+    # backends), plus the live children's.
+    total = sum(int(f) for f in times(postmaster)[1][11:15])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent, fields = times(pid)
+        except OSError:  # exited meanwhile
+            continue
+        if parent == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def timed_import(db: Database, fmt: str, path: Path) -> tuple[float, catalogue.IngestReport]:
     start = time.perf_counter()
     data = path.read_bytes()
@@ -60,6 +88,8 @@ def main() -> None:
         from paperfeed.db import embedded
 
         server_uri = embedded.start(Path(tmp) / "home")
+        pgdata = Path(tmp) / "home" / "pgdata"
+        measure_cpu = Path("/proc/self/stat").exists()
         rows = []
         for size in sizes:
             papers = list(Generator(seed=size).papers(size))
@@ -71,18 +101,24 @@ def main() -> None:
             files["jsonl"].write_text("\n".join(jsonl_lines(papers)) + "\n", encoding="utf-8")
             for fmt, path in files.items():
                 db = fresh_database(server_uri, f"bench_{fmt}_{size}")
+                cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0)
                 first, report = timed_import(db, fmt, path)
+                cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0) - cpu
                 assert report.new == size and report.rejected == 0, report
                 again, report = timed_import(db, fmt, path)
                 assert report.new == 0 and report.merged == size, report
                 db.close()
-                rows.append((fmt, size, first, size / first, again, size / again))
+                rows.append((fmt, size, first, size / first, cpu, again, size / again))
                 print(f"  done {fmt} {size}", file=sys.stderr)
 
-    header = ("format", "papers", "import s", "papers/s", "re-import s", "papers/s")
-    print("{:<8} {:>8} {:>9} {:>9} {:>12} {:>9}".format(*header))
-    for fmt, size, first, rate, again, rate2 in rows:
-        print(f"{fmt:<8} {size:>8} {first:>9.2f} {rate:>9.0f} {again:>12.2f} {rate2:>9.0f}")
+    header = ("format", "papers", "import s", "papers/s", "cpu s", "re-import s", "papers/s")
+    print("{:<8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>9}".format(*header))
+    for fmt, size, first, rate, cpu, again, rate2 in rows:
+        cpu_text = f"{cpu:>7.2f}" if measure_cpu else f"{'-':>7}"
+        print(
+            f"{fmt:<8} {size:>8} {first:>9.2f} {rate:>9.0f} {cpu_text} {again:>12.2f} {rate2:>9.0f}"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
 
 
 if __name__ == "__main__":
