@@ -175,7 +175,7 @@ DEFAULTS: dict[str, Any] = {
     "secret_key": "",
     # ONNX int8 MiniLM: within noise of the full model on the dev set (hybrid nDCG@10
     # 0.857 vs 0.867), half the CPU per abstract, 2 ms queries (docs/search.md).
-    "embedding_model": "minilm-l6-v2-onnx-int8",
+    "embedding_model": "minilm-l6-v2-onnx-int8-fused",
     "model_dir": "",
     "smtp_host": "127.0.0.1",
     "smtp_port": 25,
