@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.synthetic import Generator  # noqa: E402
 from paperfeed import accounts, catalogue  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
+from paperfeed.embed import DEFAULT_MODEL  # noqa: E402
 from paperfeed.model import Paper, Record  # noqa: E402
 
 QUERIES = [
@@ -146,8 +147,13 @@ def _prepare(args: argparse.Namespace) -> str:
                 conn.execute("TRUNCATE papers, users CASCADE")
             _load(db, args.papers)
         with db.connection() as conn:
-            missing = conn.execute("SELECT 1 FROM papers WHERE embedding IS NULL LIMIT 1")
-            if missing.fetchone():
+            # Vectors recorded under another model than the server's are not
+            # searched at all (and make every HNSW scan exhaustive): redo them.
+            stale = conn.execute(
+                "SELECT 1 FROM papers WHERE embedding_model IS DISTINCT FROM %s LIMIT 1",
+                (args.model,),
+            )
+            if stale.fetchone():
                 _embed_random(db, args.model)
     finally:
         db.close()
@@ -265,7 +271,11 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=10, help="database connections per worker")
     ap.add_argument("--database-url", default="", help="PostgreSQL server (default: embedded)")
     ap.add_argument("--data-dir", default="/tmp/paperfeed-web-bench")
-    ap.add_argument("--model", default="minilm-l6-v2", help="embedding model name to record")
+    ap.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="embedding model to record the vectors under (the server's configured one)",
+    )
     args = ap.parse_args()
 
     url = _prepare(args)
