@@ -362,14 +362,15 @@ class _Writer:
         except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
             self.results.put(exc)
 
-    def submit(self, records: list[Record] | None, failed: Callable[[], None]) -> None:
-        """Queue a batch (None: no more), calling `failed` while waiting for room."""
+    def submit(self, records: list[Record] | None, while_waiting: Callable[[], None]) -> None:
+        """Queue a batch (None: no more); `while_waiting` (which raises when a writer
+        failed) is called while the writer has no room, so a failure ends the wait."""
         while True:
             try:
                 self.inbox.put(records, timeout=_POLL)
                 return
             except Full:
-                failed()
+                while_waiting()
 
     def abort(self) -> None:
         """Drop the queued batch and roll back the one being written."""
