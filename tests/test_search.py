@@ -337,3 +337,30 @@ def test_trec_run_has_top_100_per_query_with_catalogue_ids(
         assert all(r[1] == "Q0" and r[5] == "paperfeed" and int(r[2]) in known for r in mine)
         scores = [float(r[4]) for r in mine]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_a_pool_of_common_words_is_the_same_read_sequentially(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sequential path reads the same first matches as the index, and leaves no trace."""
+    from paperfeed import lexical
+
+    monkeypatch.setattr(lexical, "RARE_DOCS", 0)  # every word counts as common: terms are ANDed
+    with seeded.transaction() as conn:
+        analysed = lexical.analyse(
+            conn, lexical.parse("large language models"), lexical.TermStats().get(conn)
+        )
+        assert analysed.common_share > 0
+        monkeypatch.setattr(lexical, "POOL", 7)  # fewer than the matches: a real cut-off
+        monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 2.0)  # never sequential
+        by_index = lexical.candidates(conn, analysed, "", {}, 100)
+        monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 0.0)  # always sequential
+        sequential = lexical.candidates(conn, analysed, "", {}, 100)
+        settings = conn.execute(
+            "SELECT current_setting('enable_indexscan') AS i,"
+            " current_setting('enable_bitmapscan') AS b,"
+            " current_setting('synchronize_seqscans') AS s"
+        ).fetchone()
+    assert len(by_index) == 7
+    assert sequential == by_index
+    assert settings == {"i": "on", "b": "on", "s": "on"}  # the transaction's planning is restored

@@ -20,6 +20,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -37,6 +39,13 @@ POOL = 500
 # all of them.
 RARE_DOCS = 5_000
 STATS_TTL = 600.0
+# A query of common words only (say "large language models") matches a large
+# share of the catalogue, and its pool is the first POOL matches in physical
+# order. A bitmap index scan must intersect whole posting lists to find them
+# (140 ms at a million papers); reading the table from its start finds the
+# same POOL rows after about POOL / share rows (3 ms). So when the expected
+# share of matches is at least this, the pool is read by a sequential scan.
+SEQ_SCAN_SHARE = 0.02
 
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
 _WORD = re.compile(r"[^\s\"]+")
@@ -182,6 +191,9 @@ class Analysed:
     match: str | None
     # OR of every term AND the constraints, for highlighting.
     highlight: str | None
+    # The expected share of papers `match` selects when every term is common
+    # (it then ANDs them; terms taken as independent), else 0.
+    common_share: float = 0.0
 
 
 def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
@@ -208,7 +220,10 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
             return None
         return f"({query}) & ({must})" if must else query
 
-    return Analysed(terms, idfs, must or None, constrained(select), constrained(anyof))
+    common_share = math.prod(stats.freqs.get(t, 0.0) for t in terms) if terms and not rare else 0.0
+    return Analysed(
+        terms, idfs, must or None, constrained(select), constrained(anyof), common_share
+    )
 
 
 def candidates(
@@ -226,6 +241,56 @@ def candidates(
     """
     if analysed.match is None:
         return []
+    # Only for the bare words: filters and phrases make the share of matches unknown.
+    if analysed.common_share >= SEQ_SCAN_SHARE and not where and not analysed.must:
+        with _sequential_scan(conn):
+            return _ranked_pool(conn, analysed, where, params, limit)
+    return _ranked_pool(conn, analysed, where, params, limit)
+
+
+@contextmanager
+def _sequential_scan(conn: psycopg.Connection) -> Iterator[None]:
+    """Plan the next statements as a plain, single-process scan from the table's start.
+
+    That is the physical order a bitmap scan visits too, so the pool is the
+    same rows either way: one process (parallel workers interleave) and no
+    synchronised scans (they start wherever another scan of the table is).
+    """
+    settings = {
+        "enable_bitmapscan": "off",
+        "enable_indexscan": "off",
+        "max_parallel_workers_per_gather": "0",
+        "synchronize_seqscans": "off",
+    }
+    names = list(settings)
+    before = conn.execute(
+        "SELECT array_agg(current_setting(n) ORDER BY i) AS v"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS s(n, i)",
+        (names,),
+    ).fetchone()["v"]
+    _set_local(conn, names, list(settings.values()))
+    try:
+        yield
+    finally:
+        # A failed statement leaves the transaction aborted; its rollback undoes these anyway.
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            _set_local(conn, names, before)
+
+
+def _set_local(conn: psycopg.Connection, names: list[str], values: list[str]) -> None:
+    conn.execute(
+        "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
+        (names, values),
+    )
+
+
+def _ranked_pool(
+    conn: psycopg.Connection,
+    analysed: Analysed,
+    where: str,
+    params: dict[str, object],
+    limit: int,
+) -> list[tuple[int, float]]:
     tsqueries = [tsquery_literal(t) for t in analysed.terms]
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
