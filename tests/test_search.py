@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -339,10 +340,11 @@ def test_trec_run_has_top_100_per_query_with_catalogue_ids(
         assert scores == sorted(scores, reverse=True)
 
 
-def test_a_pool_of_common_words_is_the_same_read_sequentially(
+def test_a_pool_of_common_words_is_the_same_however_it_is_read(
     seeded: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sequential path reads the same first matches as the index, and leaves no trace."""
+    """Sequentially or led by its rarest terms, a pool holds the same first matches as
+    the plain index scan, and the sequential path leaves no planner settings behind."""
     from paperfeed import lexical
 
     monkeypatch.setattr(lexical, "RARE_DOCS", 0)  # every word counts as common: terms are ANDed
@@ -354,6 +356,7 @@ def test_a_pool_of_common_words_is_the_same_read_sequentially(
         monkeypatch.setattr(lexical, "POOL", 7)  # fewer than the matches: a real cut-off
         monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 2.0)  # never sequential
         by_index = lexical.candidates(conn, analysed, "", {}, 100)
+        driven = lexical.candidates(conn, replace(analysed, driving="'larg'"), "", {}, 100)
         monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 0.0)  # always sequential
         sequential = lexical.candidates(conn, analysed, "", {}, 100)
         settings = conn.execute(
@@ -363,4 +366,5 @@ def test_a_pool_of_common_words_is_the_same_read_sequentially(
         ).fetchone()
     assert len(by_index) == 7
     assert sequential == by_index
+    assert driven == by_index  # led by one term's index entries, checked against all three
     assert settings == {"i": "on", "b": "on", "s": "on"}  # the transaction's planning is restored

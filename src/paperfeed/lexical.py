@@ -46,6 +46,12 @@ STATS_TTL = 600.0
 # same POOL rows after about POOL / share rows (3 ms). So when the expected
 # share of matches is at least this, the pool is read by a sequential scan.
 SEQ_SCAN_SHARE = 0.02
+# Below that share, the index still finds a pool of common words, but
+# intersecting every posting list is the cost ("how should learning rate scale
+# with batch size": five lists of 10-60% of the papers). The DRIVING_TERMS
+# rarest of them pick the rows from the index and each row is checked against
+# the whole query: the same rows, in the same order, for a third of the work.
+DRIVING_TERMS = 2
 
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
 _WORD = re.compile(r"[^\s\"]+")
@@ -194,6 +200,8 @@ class Analysed:
     # The expected share of papers `match` selects when every term is common
     # (it then ANDs them; terms taken as independent), else 0.
     common_share: float = 0.0
+    # When every term is common: the AND of the rarest few, which leads the index scan.
+    driving: str | None = None
 
 
 def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
@@ -221,8 +229,12 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
         return f"({query}) & ({must})" if must else query
 
     common_share = math.prod(stats.freqs.get(t, 0.0) for t in terms) if terms and not rare else 0.0
+    driving = None
+    if terms and not rare and len(terms) > DRIVING_TERMS:
+        rarest = sorted(terms, key=lambda t: (stats.freqs.get(t, 0.0), t))[:DRIVING_TERMS]
+        driving = " & ".join(tsquery_literal(t) for t in rarest)
     return Analysed(
-        terms, idfs, must or None, constrained(select), constrained(anyof), common_share
+        terms, idfs, must or None, constrained(select), constrained(anyof), common_share, driving
     )
 
 
@@ -292,11 +304,18 @@ def _ranked_pool(
     limit: int,
 ) -> list[tuple[int, float]]:
     tsqueries = [tsquery_literal(t) for t in analysed.terms]
+    # ts_match_vq is @@ as a function, which the planner never takes to the index:
+    # the driving terms select rows there, the whole query is checked on each.
+    selects = (
+        "p.search @@ %(driving)s::tsquery AND ts_match_vq(p.search, %(match)s::tsquery)"
+        if analysed.driving
+        else "p.search @@ %(match)s::tsquery"
+    )
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
         "WITH pool AS MATERIALIZED ("  # noqa: S608
         "  SELECT p.id, p.search FROM papers p"
-        "  WHERE p.search @@ %(match)s::tsquery" + where + " LIMIT %(pool)s)"
+        "  WHERE " + selects + where + " LIMIT %(pool)s)"
         " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[], pool.search,"
         "                                               q.tq)), 0)"
         "             FROM unnest(%(tqs)s::tsquery[], %(idfs)s::float8[]) AS q(tq, idf)) AS score"
@@ -304,6 +323,7 @@ def _ranked_pool(
         {
             **params,
             "match": analysed.match,
+            "driving": analysed.driving,
             "pool": POOL,
             "weights": RANK_WEIGHTS,
             "tqs": tsqueries,
