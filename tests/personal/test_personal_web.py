@@ -79,6 +79,29 @@ def test_library_export_and_import_through_the_pages(web, corpus):
     assert web.get("/library/export.csv").text.count("\n") == 4
 
 
+def test_a_paper_taken_out_of_a_folder_stays_saved(web, corpus):
+    a, b = corpus.ids["graphs"][:2]
+    web.post("/library/folders", data={"csrf_token": web.csrf, "name": "To read"})
+    [folder] = re.findall(r'href="/library\?folder=(\d+)"', web.get("/library").text)
+    for pid in (a, b):
+        _save(web, pid)
+        edit = {"csrf_token": web.csrf, "folder": folder, "tags": "", "note": ""}
+        assert web.post(f"/library/{pid}/edit", data=edit).status_code == 200
+    page = web.get(f"/library?folder={folder}").text
+    assert page.count("Remove from this folder") == 2
+    r = web.post(
+        f"/library/folders/{folder}/remove/{a}",
+        data={"csrf_token": web.csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/library?folder={folder}"
+    page = web.get(f"/library?folder={folder}").text
+    assert f'id="paper-{b}"' in page and f'id="paper-{a}"' not in page
+    assert {i["id"] for i in web.get("/api/library").json()["items"]} == {a, b}
+    forged = web.post(f"/library/folders/{folder}/remove/{b}", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+
+
 def test_private_atom_feed_works_with_its_token_and_dies_when_revoked(web, corpus):
     _save(web, corpus.ids["speech"][0])
     page = web.get("/for-you").text

@@ -146,6 +146,23 @@ def delete_folder(
     return _back("/library")
 
 
+@router.post(
+    "/library/folders/{folder_id}/remove/{paper_id}",
+    include_in_schema=False,
+    dependencies=[Depends(csrf_protect)],
+)
+def remove_from_folder(
+    folder_id: int,
+    paper_id: int,
+    user: User = Depends(require_user),
+    pf: Paperfeed = Depends(get_pf),
+):
+    """Take a paper out of a folder; it stays in the library."""
+    with pf.db.transaction() as conn:
+        _run(lambda: library.remove_from_folder(conn, user.id, folder_id, paper_id))
+    return _back(f"/library?folder={folder_id}")
+
+
 @router.post("/library/import", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 def import_file(
     request: Request,
