@@ -7,6 +7,9 @@ listing page and as a JSONL file; each file is imported into a fresh, migrated
 database on one embedded PostgreSQL, end to end as `paperfeed ingest` does it
 (read, parse, validate, merge, write, with full-text indexing; no embeddings).
 A second run of the same file measures the re-import (every record merges).
+Each measurement starts after a CHECKPOINT, and its database is dropped once
+measured: otherwise the checkpoint and autovacuum of one run's tables land in
+the next run (on 2 cores that cost the 100k JSONL import 20%).
 
 Wall time depends on what else the machine runs; "cpu s" (this process plus
 every PostgreSQL process of the benchmark's own server, Linux only) moves much
@@ -41,6 +44,18 @@ def fresh_database(server_uri: str, name: str) -> Database:
     db = Database(make_conninfo(server_uri, dbname=name), pool_size=2)
     db.migrate()
     return db
+
+
+def drop_database(server_uri: str, name: str) -> None:
+    """Drop a measured database, so that no later measurement pays for vacuuming it."""
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def quiesce(server_uri: str) -> None:
+    """Start each measurement alike: no dirty pages of earlier runs left to write out."""
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def server_cpu(pgdata: Path) -> float:
@@ -103,6 +118,7 @@ def main() -> None:
             files["jsonl"].write_text("\n".join(jsonl_lines(papers)) + "\n", encoding="utf-8")
             for fmt, path in files.items():
                 db = fresh_database(server_uri, f"bench_{fmt}_{size}")
+                quiesce(server_uri)
                 cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0)
                 first, report = timed_import(db, fmt, path)
                 cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0) - cpu
@@ -110,6 +126,7 @@ def main() -> None:
                 again, report = timed_import(db, fmt, path)
                 assert report.new == 0 and report.merged == size, report
                 db.close()
+                drop_database(server_uri, f"bench_{fmt}_{size}")
                 rows.append((fmt, size, first, size / first, cpu, again, size / again))
                 print(f"  done {fmt} {size}", file=sys.stderr)
 
