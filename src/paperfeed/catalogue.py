@@ -55,7 +55,6 @@ from queue import Empty, Full, Queue
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from paperfeed.db import Database
 from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
@@ -354,7 +353,7 @@ class _Writer:
         try:
             # Its own connection rather than the pool's: an import needs one per
             # partition at once, whatever the pool size.
-            with psycopg.connect(self.db.url, autocommit=True, row_factory=dict_row) as conn:
+            with self.db.dedicated_connection() as conn:
                 self.conn = conn
                 while (records := self.inbox.get()) is not None:
                     new, merged = _write_batch_retrying(conn, records)

@@ -82,6 +82,16 @@ class Database:
         with self.pool.connection() as conn:
             yield conn
 
+    def dedicated_connection(self) -> psycopg.Connection:
+        """A connection of its own, outside the pool, set up like the pool's ones.
+
+        For work that needs several connections at once whatever the pool size
+        (an import's parallel writers); the caller closes it.
+        """
+        conn = psycopg.connect(self.url, row_factory=dict_row)
+        _configure(conn)
+        return conn
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A pooled connection inside one transaction, committed on normal exit."""
