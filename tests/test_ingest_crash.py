@@ -19,7 +19,10 @@ from paperfeed.db import Database
 from .test_catalogue import _snapshot
 
 CARDS = 12_000
-BATCHES_BEFORE_KILL = (1, 4)  # the kill lands after 1 to 4 committed batches
+# Each kill lands once the run has added 2,000 to 4,000 papers (one or two batches of
+# 2,000) to what the catalogue held when it started: so both killed runs have recorded
+# themselves, and two kills stay well inside the 12,000 cards.
+NEW_BEFORE_KILL = (2_000, 3_999)
 
 
 def _ingest(db_url: str, page: Path, home: Path) -> subprocess.Popen:
@@ -64,9 +67,10 @@ def test_killed_import_rerun_matches_a_clean_run(
     crashed_db = Database(crashed_url, pool_size=1)
     rng = random.Random(5)
     try:
-        for attempt in range(2):  # kill twice at different points, then finish
+        for _ in range(2):  # kill twice at different points, then finish
+            before = _count(crashed_db)
             proc = _ingest(crashed_url, page, tmp_path / "h2")
-            target = rng.randint(*BATCHES_BEFORE_KILL) * 2_000 + attempt
+            target = before + rng.randint(*NEW_BEFORE_KILL)
             deadline = time.monotonic() + 300
             while _count(crashed_db) < min(target, CARDS) and proc.poll() is None:
                 assert time.monotonic() < deadline, "import made no progress"
