@@ -8,6 +8,7 @@ server if no URL is configured) and closes what it opened.
 from __future__ import annotations
 
 import secrets
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +26,17 @@ class Paperfeed:
     def __init__(self, settings: Settings | None = None, *, database: Database | None = None):
         self.settings = settings or Settings.from_env()
         self._database = database
+        self._opening = threading.Lock()
 
     @property
     def db(self) -> Database:
         """The database, opened (and migrated, unless disabled) on first use."""
         if self._database is None:
-            self._database = open_database(self.settings)
+            # The scheduler's job threads may all ask at once; a second pool
+            # would be opened and then dropped with its connections.
+            with self._opening:
+                if self._database is None:
+                    self._database = open_database(self.settings)
         return self._database
 
     @property
