@@ -24,6 +24,7 @@ shows at once; only the clock-driven parts (trending order) may lag, as above.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -52,25 +53,54 @@ CARD_FIELDS = (
     "github_url",
     "arxiv_id",
 )
-_lock = threading.Lock()
-_trending: dict[tuple[str, int, int], tuple[float, list[tuple[int, float]]]] = {}
-_rising: dict[tuple[str, int], tuple[float, list[topic_trends.Rising]]] = {}
-_card_texts: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
-_pages: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
+
+
+class _Recent:
+    """The last `size` values put, each for at most `ttl` seconds (None: until pushed out)."""
+
+    def __init__(self, size: int, ttl: float | None = None) -> None:
+        self.size, self.ttl = size, ttl
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] <= time.monotonic():
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        expires = math.inf if self.ttl is None else time.monotonic() + self.ttl
+        with self._lock:
+            self._items[key] = (expires, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Keys start with the database URL: tests (and one process serving two homes) never mix.
+_trending = _Recent(100, TRENDING_TTL)
+_rising = _Recent(100, RISING_TTL)
+_card_texts = _Recent(CARD_TEXTS)
+_pages = _Recent(SHARED_PAGES, PAGE_TTL)
 
 
 def trending(conn: psycopg.Connection, db_key: str, limit: int = 50) -> list[dict[str, Any]]:
     """The trending cards, ranked at most TRENDING_TTL seconds ago."""
-    key = (db_key, limit, 0)
-    now = time.monotonic()
-    with _lock:
-        hit = _trending.get(key)
-    if hit is None or hit[0] <= now:
+    key = (db_key, limit)
+    ranked = _trending.get(key)
+    if ranked is None:
         ranked = ranking.trending_ids(conn, limit=limit)
-        with _lock:
-            _trending[key] = (now + TRENDING_TTL, ranked)
-    else:
-        ranked = hit[1]
+        _trending.put(key, ranked)
     return ranking.with_scores(conn, ranked)
 
 
@@ -79,50 +109,31 @@ def rising_topics(
 ) -> list[topic_trends.Rising]:
     """Rising topics (topic_trends.rising), computed at most RISING_TTL seconds ago."""
     key = (db_key, limit)
-    now = time.monotonic()
-    with _lock:
-        hit = _rising.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    found = topic_trends.rising(conn, limit=limit)
-    with _lock:
-        _rising[key] = (now + RISING_TTL, found)
+    found = _rising.get(key)
+    if found is None:
+        found = topic_trends.rising(conn, limit=limit)
+        _rising.put(key, found)
     return found
 
 
 def card_text(paper: Mapping[str, Any], render: Callable[[Mapping[str, Any]], Markup]) -> Markup:
     """The rendered text of a paper's card, from the cache or from `render(paper)`."""
     key = tuple(_hashable(paper.get(name)) for name in CARD_FIELDS)
-    with _lock:
-        html = _card_texts.get(key)
-        if html is not None:
-            _card_texts.move_to_end(key)
-            return html
-    html = render(paper)
-    with _lock:
-        _card_texts[key] = html
-        if len(_card_texts) > CARD_TEXTS:
-            _card_texts.popitem(last=False)
+    html = _card_texts.get(key)
+    if html is None:
+        html = render(paper)
+        _card_texts.put(key, html)
     return html
 
 
 def shared_page(key: tuple[Any, ...]) -> bytes | None:
     """A page body kept by keep_shared_page under this key, unless older than PAGE_TTL."""
-    with _lock:
-        hit = _pages.get(key)
-        if hit is None or hit[0] <= time.monotonic():
-            return None
-        _pages.move_to_end(key)
-        return hit[1]
+    return _pages.get(key)
 
 
 def keep_shared_page(key: tuple[Any, ...], body: bytes) -> None:
     """Keep a rendered page body for PAGE_TTL seconds (the least recently used go first)."""
-    with _lock:
-        _pages[key] = (time.monotonic() + PAGE_TTL, body)
-        _pages.move_to_end(key)
-        while len(_pages) > SHARED_PAGES:
-            _pages.popitem(last=False)
+    _pages.put(key, body)
 
 
 def _hashable(value: Any) -> Any:
@@ -130,9 +141,6 @@ def _hashable(value: Any) -> Any:
 
 
 def clear() -> None:
-    """Forget every cached ranking and card (tests)."""
-    with _lock:
-        _trending.clear()
-        _rising.clear()
-        _card_texts.clear()
-        _pages.clear()
+    """Forget every cached ranking, card and page (tests)."""
+    for cache in (_trending, _rising, _card_texts, _pages):
+        cache.clear()
