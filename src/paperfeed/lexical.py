@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
@@ -253,11 +253,42 @@ def candidates(
     """
     if analysed.match is None:
         return []
-    # Only for the bare words: filters and phrases make the share of matches unknown.
-    if analysed.common_share >= SEQ_SCAN_SHARE and not where and not analysed.must:
-        with _sequential_scan(conn):
-            return _ranked_pool(conn, analysed, where, params, limit)
-    return _ranked_pool(conn, analysed, where, params, limit)
+    # The shortcuts for common words only, and only without filters: the pool then
+    # needs rows that pass them too, so the share of matches is unknown and a wider
+    # index selection means checking many more rows (measured 3x slower at 1M).
+    # Phrases and exclusions make the share unknown too.
+    sequential = analysed.common_share >= SEQ_SCAN_SHARE and not where and not analysed.must
+    driving = analysed.driving if not where else None
+    # ts_match_vq is @@ as a function, which the planner never takes to the index:
+    # the driving terms select rows there, the whole query is checked on each.
+    selects = (
+        "p.search @@ %(driving)s::tsquery AND ts_match_vq(p.search, %(match)s::tsquery)"
+        if driving
+        else "p.search @@ %(match)s::tsquery"
+    )
+    with _sequential_scan(conn) if sequential else nullcontext():
+        rows = conn.execute(
+            # Only constant SQL fragments are concatenated; every value is a parameter.
+            "WITH pool AS MATERIALIZED ("  # noqa: S608
+            "  SELECT p.id, p.search FROM papers p"
+            "  WHERE " + selects + where + " LIMIT %(pool)s)"
+            " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[],"
+            "                                                 pool.search, q.tq)), 0)"
+            "             FROM unnest(%(tqs)s::tsquery[], %(idfs)s::float8[]) AS q(tq, idf))"
+            "        AS score"
+            " FROM pool ORDER BY score DESC, id LIMIT %(limit)s",
+            {
+                **params,
+                "match": analysed.match,
+                "driving": driving,
+                "pool": POOL,
+                "weights": RANK_WEIGHTS,
+                "tqs": [tsquery_literal(t) for t in analysed.terms],
+                "idfs": list(analysed.idfs),
+                "limit": limit,
+            },
+        ).fetchall()
+    return [(r["id"], float(r["score"])) for r in rows]
 
 
 @contextmanager
@@ -294,43 +325,3 @@ def _set_local(conn: psycopg.Connection, names: list[str], values: list[str]) ->
         "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
         (names, values),
     )
-
-
-def _ranked_pool(
-    conn: psycopg.Connection,
-    analysed: Analysed,
-    where: str,
-    params: dict[str, object],
-    limit: int,
-) -> list[tuple[int, float]]:
-    tsqueries = [tsquery_literal(t) for t in analysed.terms]
-    # ts_match_vq is @@ as a function, which the planner never takes to the index:
-    # the driving terms select rows there, the whole query is checked on each.
-    # Not under filters: the pool then needs rows that pass them too, and a wider
-    # index selection means checking many more rows (measured 3x slower at 1M).
-    selects = (
-        "p.search @@ %(driving)s::tsquery AND ts_match_vq(p.search, %(match)s::tsquery)"
-        if analysed.driving and not where
-        else "p.search @@ %(match)s::tsquery"
-    )
-    rows = conn.execute(
-        # Only constant SQL fragments are concatenated; every value is a parameter.
-        "WITH pool AS MATERIALIZED ("  # noqa: S608
-        "  SELECT p.id, p.search FROM papers p"
-        "  WHERE " + selects + where + " LIMIT %(pool)s)"
-        " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[], pool.search,"
-        "                                               q.tq)), 0)"
-        "             FROM unnest(%(tqs)s::tsquery[], %(idfs)s::float8[]) AS q(tq, idf)) AS score"
-        " FROM pool ORDER BY score DESC, id LIMIT %(limit)s",
-        {
-            **params,
-            "match": analysed.match,
-            "driving": analysed.driving,
-            "pool": POOL,
-            "weights": RANK_WEIGHTS,
-            "tqs": tsqueries,
-            "idfs": list(analysed.idfs),
-            "limit": limit,
-        },
-    ).fetchall()
-    return [(r["id"], float(r["score"])) for r in rows]
