@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.synthetic import Generator  # noqa: E402
-from paperfeed import embed  # noqa: E402
+from paperfeed.index import embed  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 sys.path.insert(0, str(EVAL))

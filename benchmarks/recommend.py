@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paperfeed import recommend  # noqa: E402
+from paperfeed.ranking import recommend  # noqa: E402
 from recommend_data import (  # noqa: E402
     corpus_with_synthetic,
     seed_corpus,

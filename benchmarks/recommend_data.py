@@ -16,7 +16,7 @@ NOISE = 1.3
 
 def _embed(texts: list[str]) -> np.ndarray:
     try:
-        from paperfeed.embed import get_embedder
+        from paperfeed.index.embed import get_embedder
 
         embedder = get_embedder("minilm-l6-v2", Path("benchmarks/.cache"))
         return np.asarray(embedder.embed_documents(texts), dtype=np.float32)

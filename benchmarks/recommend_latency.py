@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from paperfeed import accounts, library, recommend, topics
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts, library
 from paperfeed.config import Settings
+from paperfeed.ranking import recommend, topics
 from recommend_data import seed_corpus, synthetic_vectors
 
 USERS = 20

@@ -28,8 +28,9 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from paperfeed import catalogue, index, search  # noqa: E402
+from paperfeed import catalogue  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
+from paperfeed.index import backfill, search  # noqa: E402
 from paperfeed.model import title_id  # noqa: E402
 from paperfeed.sources import listing  # noqa: E402
 
@@ -86,7 +87,7 @@ def main() -> None:
     ap.add_argument("--database-url", default=os.environ.get("PAPERFEED_DATABASE_URL", ""))
     ap.add_argument("--per-query", action="store_true")
     args = ap.parse_args()
-    from paperfeed.embed import get_embedder
+    from paperfeed.index.embed import get_embedder
 
     ndcg = _scorer(args.eval_dir)
     qrels = ndcg.read_qrels(args.eval_dir / "qrels-dev.tsv")
@@ -100,14 +101,14 @@ def main() -> None:
         for path in sorted(SEEDS.glob("*.txt")):
             items.extend(listing.parse(path.read_bytes(), str(path), 2025))
         catalogue.ingest(db, items, source="listing", origin="seeds")
-        index.refresh_statistics(db)
+        backfill.refresh_statistics(db)
         rows = []
         keyword = ndcg.evaluate(run(db, None, queries, "keyword"), qrels)
         rows.append(("keyword (BM25-style)", "-", "-", keyword))
         for model in args.models.split(","):
             embedder = get_embedder(model, Path(tempfile.gettempdir()))
             started = time.perf_counter()
-            count = index.embed_pending(db, embedder)
+            count = backfill.embed_pending(db, embedder)
             rate = count / (time.perf_counter() - started)
             for mode in ("semantic", "hybrid"):
                 result = ndcg.evaluate(run(db, embedder, queries, mode), qrels)

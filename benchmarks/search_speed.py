@@ -39,11 +39,11 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from paperfeed import index, search  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
-from paperfeed.embed import DEFAULT_MODEL, MINILM, get_embedder  # noqa: E402
+from paperfeed.index import backfill, search  # noqa: E402
+from paperfeed.index.embed import DEFAULT_MODEL, MINILM, get_embedder  # noqa: E402
+from paperfeed.index.hits import fetch_hits  # noqa: E402
 from paperfeed.model import normalise_title  # noqa: E402
-from paperfeed.search_hits import fetch_hits  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 ORGS = [f"Lab {i}" for i in range(60)] + ["Google", "AI at Meta", "NVIDIA", "Ai2", "OpenBMB"]
@@ -180,7 +180,7 @@ def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
             (
                 "hnsw_build_s",
                 "CREATE INDEX papers_embedding_idx ON papers USING hnsw"
-                f" (embedding halfvec_cosine_ops) WITH ({index.HNSW_OPTIONS})",
+                f" (embedding halfvec_cosine_ops) WITH ({backfill.HNSW_OPTIONS})",
             ),
             (
                 "other_index_s",
@@ -328,7 +328,7 @@ def main() -> None:
             with db.connection() as conn:
                 conn.execute("TRUNCATE papers CASCADE")
             build = load(url, corpus, size, emb.name)
-        index.refresh_statistics(db)
+        backfill.refresh_statistics(db)
         load_before = os.getloadavg()[0]
         stats = measure(db, emb, queries, args.rounds, args.similar)
         db.close()

@@ -37,9 +37,10 @@ from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.synthetic import Generator  # noqa: E402
-from paperfeed import accounts, catalogue  # noqa: E402
+from paperfeed import catalogue
+from paperfeed.catalogue import accounts  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
-from paperfeed.embed import DEFAULT_MODEL  # noqa: E402
+from paperfeed.index.embed import DEFAULT_MODEL  # noqa: E402
 from paperfeed.model import Paper, Record  # noqa: E402
 
 QUERIES = [
@@ -110,7 +111,7 @@ def _embed_random(db: Database, model: str) -> None:
     Embedding 100k abstracts for real takes hours on two cores; similar papers and
     the semantic half of search cost the same with any vectors in the HNSW index.
     """
-    from paperfeed import index
+    from paperfeed.index import backfill
 
     started = time.perf_counter()
     with db.connection() as conn:
@@ -125,7 +126,7 @@ def _embed_random(db: Database, model: str) -> None:
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute(
             "CREATE INDEX papers_embedding_idx ON papers USING hnsw"
-            f" (embedding halfvec_cosine_ops) WITH ({index.HNSW_OPTIONS})"
+            f" (embedding halfvec_cosine_ops) WITH ({backfill.HNSW_OPTIONS})"
         )
         conn.execute("VACUUM ANALYZE papers")
     print(f"  embedded (random vectors) in {time.perf_counter() - started:.0f}s", flush=True)

@@ -8,20 +8,32 @@ isolated, can commit freely, and run in parallel under pytest-xdist.
 
 from __future__ import annotations
 
+import dataclasses
+import email
+import email.policy
 import os
+import socket
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from psycopg.conninfo import make_conninfo
 
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.model import Paper
+from tests.factories import TOPIC_WORDS, Corpus, add_papers, set_embeddings, topic_vector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
@@ -109,3 +121,130 @@ def pf(settings: Settings) -> Iterator[Paperfeed]:
 @pytest.fixture
 def db(pf: Paperfeed) -> Database:
     return pf.db
+
+
+# ---------------------------------------------------------------- mail (aiosmtpd on loopback)
+
+# Recipients whose local part starts with "bounce" are refused with 550 at RCPT
+# (a hard bounce), "full" with 552, and "later" with 451 (temporary).
+
+class Mailbox:
+    """The SMTP handler: every accepted message, in arrival order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.raw: list[tuple[str, list[str], bytes]] = []
+        self.refused: list[tuple[str, int]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        local = address.split("@", 1)[0]
+        for prefix, reply in (
+            ("bounce", "550 5.1.1 No such user"),
+            ("full", "552 5.2.2 Mailbox full"),
+            ("later", "451 4.3.0 Try again later"),
+        ):
+            if local.startswith(prefix):
+                with self.lock:
+                    self.refused.append((address, int(reply[:3])))
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        with self.lock:
+            self.raw.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.lock:
+            raw = list(self.raw)
+        return [email.message_from_bytes(r[2], policy=email.policy.default) for r in raw]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if str(m["To"]) == address]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.raw.clear()
+            self.refused.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A running SMTP server on 127.0.0.1; its port is `mailbox.port`."""
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port  # type: ignore[attr-defined]
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
+    """Test settings pointing SMTP at the loopback server."""
+    return dataclasses.replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,  # type: ignore[attr-defined]
+        base_url="https://papers.example.org",
+        mail_from="paperfeed <digest@papers.example.org>",
+    )
+
+
+@pytest.fixture
+def mpf(mail_settings: Settings) -> Iterator[Paperfeed]:
+    """A Paperfeed whose mail goes to the loopback server."""
+    with Paperfeed(mail_settings) as app:
+        yield app
+
+
+# ---------------------------------------------------------------- users and a topic corpus
+
+@pytest.fixture
+def corpus(pf: Paperfeed) -> Corpus:
+    """Three topics of 12 papers each, listed over twelve weeks, with vectors."""
+    rng = np.random.default_rng(0)
+    papers, topics = [], []
+    start = date(2024, 1, 1)
+    for topic, words in TOPIC_WORDS.items():
+        for i in range(12):
+            day = start + timedelta(days=7 * i + list(TOPIC_WORDS).index(topic))
+            papers.append(
+                Paper(
+                    title=f"{words.split(' for ')[0].title()} study {i}",
+                    abstract=f"We study {words}. Paper {i} of the {topic} series.",
+                    arxiv_id=f"2401.{list(TOPIC_WORDS).index(topic)}{i:04d}",
+                    published_on=day,
+                    listed_on=day,
+                    upvotes=i,
+                )
+            )
+            topics.append(topic)
+    ids = add_papers(pf, papers)
+    vectors = {pid: topic_vector(t, rng) for pid, t in zip(ids, topics, strict=True)}
+    set_embeddings(pf, vectors)
+    by_topic: dict[str, list[int]] = {t: [] for t in TOPIC_WORDS}
+    for pid, t in zip(ids, topics, strict=True):
+        by_topic[t].append(pid)
+    return Corpus(by_topic, vectors)
+
+
+@pytest.fixture
+def user_id(pf: Paperfeed) -> int:
+    with pf.db.transaction() as conn:
+        return accounts.create_user(conn, "reader@example.org", "correct horse battery").id
+
+
+@pytest.fixture
+def other_user_id(pf: Paperfeed) -> int:
+    with pf.db.transaction() as conn:
+        return accounts.create_user(conn, "other@example.org", "correct horse battery").id

@@ -17,7 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database, open_database
 
 if TYPE_CHECKING:  # embed imports numpy and the model stack; load it only when used
-    from paperfeed.embed import Embedder
+    from paperfeed.index.embed import Embedder
 
 
 class Paperfeed:
@@ -69,7 +69,7 @@ class Paperfeed:
 
     def embedder(self, name: str | None = None) -> Embedder:
         """The configured (or named) embedding model, loaded once per process."""
-        from paperfeed.embed import get_embedder
+        from paperfeed.index.embed import get_embedder
 
         return get_embedder(name or self.settings.embedding_model, self.model_dir)
 

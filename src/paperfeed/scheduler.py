@@ -140,7 +140,7 @@ def digest_job(runner: Callable[[Paperfeed, datetime], Any] | None = None) -> Jo
     """Queue the due digests and send the outbox."""
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed import digest
+        from paperfeed.delivery import digest
 
         result = runner(pf, now) if runner else digest.run(pf, now=now)
         q, s = result.queued, result.sent
@@ -158,12 +158,12 @@ def digest_job(runner: Callable[[Paperfeed, datetime], Any] | None = None) -> Jo
 
 
 def submissions_job(client_factory: Callable[[], Any], after: tuple[Job, ...] = ()) -> Job:
-    """Fetch the arXiv papers users submitted by id (accounts_cli.fetch_pending)."""
+    """Fetch the arXiv papers users submitted by id (catalogue.submissions.fetch_pending)."""
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed.accounts_cli import fetch_pending
+        from paperfeed.catalogue.submissions import fetch_pending
 
-        return fetch_pending(pf, client_factory(), limit=SUBMISSIONS_PER_RUN)
+        return fetch_pending(pf.db, client_factory(), limit=SUBMISSIONS_PER_RUN)
 
     return Job("submissions", minute_slot(UPKEEP_EVERY), run, after)
 
@@ -184,9 +184,9 @@ def embed_job(
     loaded: list[Any] = []  # the model, loaded on the first slot with work and then kept
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed import index
+        from paperfeed.index import backfill
 
-        if not index.count_pending(pf.db, pf.settings.embedding_model):
+        if not backfill.count_pending(pf.db, pf.settings.embedding_model):
             return {"embedded": 0, "pending": 0}
         if not loaded:
             loaded.append(load_embedder())
@@ -203,8 +203,8 @@ def embed_job(
 
         options = {"batch_size": batch_size} if batch_size else {}
         with contextlib.suppress(_BudgetSpent):  # the rest waits for the next slot
-            index.embed_pending(pf.db, embedder, progress=progress, **options)
-        return {"embedded": done, "pending": index.count_pending(pf.db, embedder.name)}
+            backfill.embed_pending(pf.db, embedder, progress=progress, **options)
+        return {"embedded": done, "pending": backfill.count_pending(pf.db, embedder.name)}
 
     return Job("embed", minute_slot(UPKEEP_EVERY), run, after)
 
@@ -213,7 +213,7 @@ def topics_job(after: tuple[Job, ...] = ()) -> Job:
     """Place newly embedded papers on the topic map (topics.assign_new; no re-clustering)."""
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed import topics
+        from paperfeed.ranking import topics
 
         return {"assigned": topics.assign_new(pf.db)}
 

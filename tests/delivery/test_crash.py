@@ -21,7 +21,9 @@ from datetime import date
 
 import pytest
 
-from .conftest import Mailbox, active_subscription, add_papers
+from tests.conftest import Mailbox
+
+from .conftest import active_subscription, add_papers
 
 DAYS = (date(2026, 11, 23), date(2026, 11, 24))
 SUBSCRIBERS = 14
@@ -42,7 +44,7 @@ class SlowMailbox(Mailbox):
 def mailbox():
     from aiosmtpd.controller import Controller
 
-    from .conftest import _free_port
+    from tests.conftest import _free_port
 
     box = SlowMailbox()
     box.port = _free_port()

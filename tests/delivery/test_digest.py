@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from paperfeed import digest
 from paperfeed.app import Paperfeed
-from paperfeed.delivery import subscriptions
+from paperfeed.delivery import digest, subscriptions
 from paperfeed.delivery.candidates import CandidateFinder
+from tests.conftest import Mailbox
 
-from .conftest import Mailbox, active_subscription, add_papers
+from .conftest import active_subscription, add_papers
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)

@@ -7,7 +7,7 @@ from datetime import date
 import feedparser
 import pytest
 
-from paperfeed.feeds import FeedInfo, build_feed
+from paperfeed.delivery.feeds import FeedInfo, build_feed
 
 from .conftest import add_papers
 

@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from paperfeed import digest, recommend
-from paperfeed.delivery import subscriptions
-from tests.personal.conftest import set_embeddings, topic_vector
+from paperfeed.delivery import digest, subscriptions
+from paperfeed.ranking import recommend
+from tests.conftest import Mailbox
+from tests.factories import set_embeddings, topic_vector
 from tests.web.conftest import sign_up
 
-from .conftest import Mailbox, add_papers, csrf_of
+from .conftest import add_papers, csrf_of
 
 # A Monday: the weekly digest (Mondays 08:00 UTC) covers 16–23 November 2026.
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

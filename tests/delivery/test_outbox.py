@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 from paperfeed.delivery import outbox, sender
 from paperfeed.delivery.candidates import CandidateFinder
 from paperfeed.delivery.mailer import Mailer
+from tests.conftest import Mailbox
 
-from .conftest import Mailbox, active_subscription, add_papers
+from .conftest import active_subscription, add_papers
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from paperfeed import digest
-from paperfeed.delivery import subscriptions, tokens
+from paperfeed.delivery import digest, subscriptions, tokens
 from paperfeed.delivery.candidates import CandidateFinder
+from tests.conftest import Mailbox
 
-from .conftest import Mailbox, add_papers, csrf_of
+from .conftest import add_papers, csrf_of
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

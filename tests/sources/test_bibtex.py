@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -239,13 +238,12 @@ def test_split_authors_recovers_first_last_from_either_form(people: list) -> Non
 # ---------------------------------------------------------------- hostile input
 
 
-def test_ten_megabyte_field_is_parsed_quickly_and_rejected_by_validation() -> None:
+def test_ten_megabyte_field_is_parsed_and_rejected_by_validation() -> None:
+    # How fast: benchmarks/parse_speed.py (a quadratic path would take minutes).
     huge = "word " * 2_000_000  # 10 MB
     data = f"@article{{big, title = {{Big}}, abstract = {{{huge}}}}}\n"
     data += "@misc{after, title = {After}}\n"
-    started = time.perf_counter()
     items = parse(data)
-    assert time.perf_counter() - started < 15  # seconds; minutes would mean a quadratic path
     assert [item.raw["key"] for item in items] == ["big", "after"]
     assert items[0].raw["fields"]["abstract"] == f"<{len(huge)} characters omitted>"
     big, after = checked(items)
@@ -255,9 +253,7 @@ def test_ten_megabyte_field_is_parsed_quickly_and_rejected_by_validation() -> No
 
 def test_ten_megabyte_field_full_of_latex_is_not_decoded() -> None:
     huge = r"\'e " * 2_500_000
-    started = time.perf_counter()
     (item,) = parse(f"@article{{big, title = {{{huge}}}}}")
-    assert time.perf_counter() - started < 15
     assert item.paper.title.startswith(r"\'e")  # left as written: too long to keep anyway
 
 

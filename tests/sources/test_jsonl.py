@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import reduce
 from pathlib import Path
@@ -323,15 +322,13 @@ def test_byte_order_mark_and_crlf_line_ends() -> None:
     assert [i.paper.title for i in items] == ["One", "Two"]
 
 
-def test_import_is_fast() -> None:
-    """The target is 5,000 papers/s end to end; parsing must leave the database most of it."""
+def test_ten_thousand_exported_papers_parse_to_all_their_sightings() -> None:
+    """Correctness of a large export; its speed is measured by benchmarks/parse_speed.py."""
     lines = [
         jsonl.dump_paper(Paper(**{**PAPER.__dict__, "arxiv_id": f"2401.{n:05d}"}), n, SOURCES)
         for n in range(1, 10_001)
     ]
-    data = "\n".join(lines).encode()
-    started = time.perf_counter()
-    count = sum(1 for _ in jsonl.parse(data, "big"))
-    elapsed = time.perf_counter() - started
-    assert count == 20_000
-    assert 10_000 / elapsed > 5_000, f"{10_000 / elapsed:.0f} papers/s"
+    items = list(jsonl.parse("\n".join(lines).encode(), "big"))
+    assert len(items) == 20_000
+    assert all(isinstance(item, Record) for item in items)
+    assert {item.paper.arxiv_id for item in items} == {f"2401.{n:05d}" for n in range(1, 10_001)}

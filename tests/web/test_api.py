@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from fastapi.testclient import TestClient
 
-from paperfeed import ranking
+from paperfeed.ranking import lists
 from tests.web.conftest import add_papers, csrf_of, paper
 
 DAY = date(2024, 9, 20)
@@ -106,20 +106,20 @@ def test_trending_score_follows_documented_formula(client, pf):
     body = client.get("/api/trending").json()
     now = datetime.now(UTC)
     for item in body["papers"]:
-        expected = ranking.trending_score(item["upvotes"], date.fromisoformat(item["day"]), now)
+        expected = lists.trending_score(item["upvotes"], date.fromisoformat(item["day"]), now)
         assert abs(item["score"] - expected) / expected < 0.01
     assert [p["title"] for p in body["papers"]] == ["Fresh", "Old popular"]
 
 
 def test_trending_prefers_votes_at_equal_age_and_youth_at_equal_votes():
     now = datetime(2024, 9, 20, 12, tzinfo=UTC)
-    assert ranking.trending_score(10, date(2024, 9, 20), now) > ranking.trending_score(
+    assert lists.trending_score(10, date(2024, 9, 20), now) > lists.trending_score(
         9, date(2024, 9, 20), now
     )
-    assert ranking.trending_score(10, date(2024, 9, 20), now) > ranking.trending_score(
+    assert lists.trending_score(10, date(2024, 9, 20), now) > lists.trending_score(
         10, date(2024, 9, 19), now
     )
-    assert ranking.trending_score(10, date(2024, 9, 20), now) == 10 / (12 + 2) ** 1.5
+    assert lists.trending_score(10, date(2024, 9, 20), now) == 10 / (12 + 2) ** 1.5
 
 
 def test_search_api_filters_and_marks_snippets(client, pf):

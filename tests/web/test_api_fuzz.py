@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from paperfeed import accounts
+from paperfeed.catalogue import accounts
 from tests.web.conftest import add_papers, paper
 
 AUTH: dict[str, str] = {}

@@ -8,7 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from paperfeed import accounts
+from paperfeed.catalogue import accounts
 from tests.web.conftest import csrf_of, sign_up
 
 

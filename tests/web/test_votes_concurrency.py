@@ -8,7 +8,8 @@ from datetime import date
 import httpx
 import pytest
 
-from paperfeed import accounts, ranking
+from paperfeed.catalogue import accounts
+from paperfeed.ranking import lists
 from paperfeed.web import create_app
 from paperfeed.web.deps import csrf_token_for
 from tests.web.conftest import add_papers, paper
@@ -51,7 +52,7 @@ def test_200_users_voting_at_once_count_200(pf, served):
         codes = list(pool.map(lambda s: _vote(served, s, token, pid), sessions))
     assert codes == [200] * 200
     with pf.db.connection() as conn:
-        assert ranking.upvote_count(conn, pid) == 200
+        assert lists.upvote_count(conn, pid) == 200
 
 
 def test_one_user_voting_50_times_at_once_counts_once(pf, served):
@@ -62,4 +63,4 @@ def test_one_user_voting_50_times_at_once_counts_once(pf, served):
         codes = list(pool.map(lambda _: _vote(served, session, token, pid), range(50)))
     assert codes == [200] * 50
     with pf.db.connection() as conn:
-        assert ranking.upvote_count(conn, pid) == 8
+        assert lists.upvote_count(conn, pid) == 8

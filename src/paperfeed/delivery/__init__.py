@@ -7,5 +7,5 @@
 - `outbox`: due digests → outbox rows (exactly one per subscription and period).
 - `sender`: outbox rows → SMTP, crash-safe.
 - `mailer`: the SMTP client.
-`paperfeed.digest` ties them together for the CLI, the scheduler and the web app.
+`paperfeed.delivery.digest` ties them together for the CLI, the scheduler and the web app.
 """

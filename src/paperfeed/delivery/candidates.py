@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from paperfeed import ranking
 from paperfeed.db import Database
+from paperfeed.ranking import lists
 
 # Candidates fetched per group, as a multiple of the digest size. A subscriber
 # has at most one earlier digest inside an overlapping window, so 4× is ample.
@@ -62,10 +62,10 @@ def top_in_window(
 ) -> list[dict[str, Any]]:
     """The most upvoted papers whose day lies in [first_day, last_day] (the trending digest)."""
     # papers_day_idx serves the day range; upvotes add this instance's votes
-    # to the imported count exactly as ranking.py shows them on pages.
+    # to the imported count exactly as lists.py shows them on pages.
     return conn.execute(
-        f"SELECT {ranking.CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
-        f" WHERE {ranking.DAY} >= %s AND {ranking.DAY} <= %s"
+        f"SELECT {lists.CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
+        f" WHERE {lists.DAY} >= %s AND {lists.DAY} <= %s"
         " ORDER BY upvotes DESC, day DESC, p.id LIMIT %s",
         (first_day, last_day, limit),
     ).fetchall()
@@ -73,7 +73,7 @@ def top_in_window(
 
 def _filters(filters: dict[str, Any], first_day: date, last_day: date):
     """search.Filters for a saved search's filters, narrowed to the digest's window."""
-    from paperfeed.search import Filters
+    from paperfeed.index.search import Filters
 
     start, end = first_day, last_day
     if filters.get("date_from"):
@@ -103,7 +103,7 @@ def search_in_window(
     Runs the search module's ranking (hybrid with an embedder, keyword
     without); a filter-only search (no words) ranks by upvotes instead.
     """
-    from paperfeed import search
+    from paperfeed.index import search
 
     narrowed = _filters(filters, first_day, last_day)
     if narrowed.date_from > narrowed.date_to:
@@ -111,29 +111,29 @@ def search_in_window(
     if not query.strip():
         where, params = narrowed.sql()
         return conn.execute(
-            f"SELECT {ranking.CARD_COLUMNS} FROM papers p WHERE true {where}"  # noqa: S608
+            f"SELECT {lists.CARD_COLUMNS} FROM papers p WHERE true {where}"  # noqa: S608
             " ORDER BY upvotes DESC, day DESC, p.id LIMIT %(limit)s",
             {**params, "limit": limit},
         ).fetchall()
     mode = "hybrid" if embedder is not None else "keyword"
     ranked = search.ranked_ids(conn, embedder, query, narrowed, mode=mode, depth=limit)
-    return ranking.papers_by_ids(conn, [pid for pid, _ in ranked[:limit]])
+    return lists.papers_by_ids(conn, [pid for pid, _ in ranked[:limit]])
 
 
 def for_you_in_window(
     db: Database, conn: psycopg.Connection, user_id: int, first_day: date, limit: int
 ) -> list[dict[str, Any]]:
     """The user's for-you picks listed since first_day, best first, each with its `reason`."""
-    from paperfeed import recommend
+    from paperfeed.ranking import recommend
 
     picks = recommend.for_you(db, user_id, limit, since=first_day)
     reasons = {p.paper_id: p.reason for p in picks}
-    papers = ranking.papers_by_ids(conn, [p.paper_id for p in picks])
+    papers = lists.papers_by_ids(conn, [p.paper_id for p in picks])
     return [{**paper, "reason": reasons[paper["id"]]} for paper in papers]
 
 
 # A finder returns a group's candidate papers, best first (dicts with at least
-# the ranking.CARD_COLUMNS fields).
+# the lists.CARD_COLUMNS fields).
 Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
 
 

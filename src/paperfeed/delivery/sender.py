@@ -33,11 +33,11 @@ from datetime import timedelta
 
 import psycopg
 
-from paperfeed import ranking
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.delivery import compose, subscriptions
 from paperfeed.delivery.mailer import Mailer, PermanentFailure, TemporaryFailure
+from paperfeed.ranking import lists
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class _Batch:
     def __init__(self, conn: psycopg.Connection, rows: list[dict]) -> None:
         self.subs = subscriptions.get_many(conn, [r["subscription_id"] for r in rows])
         ids = sorted({pid for r in rows for pid in r["paper_ids"]})
-        self.papers = {p["id"]: p for p in ranking.papers_by_ids(conn, ids)}
+        self.papers = {p["id"]: p for p in lists.papers_by_ids(conn, ids)}
 
     def message(self, settings: Settings, secret_key: str, row: dict):
         sub = self.subs.get(row["subscription_id"])

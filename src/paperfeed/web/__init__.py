@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
-from paperfeed.web import errors, routes
+from paperfeed.web import deps, errors, routes
 from paperfeed.web.middleware import WebMiddleware
 
 STATIC = Path(__file__).parent / "static"
@@ -60,7 +60,7 @@ def create_app(pf: Paperfeed) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     web.state.paperfeed = pf
-    errors.install(web)
+    errors.install(web, render_page=deps.render)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     swagger = _swagger_assets()
     if swagger is not None:

@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 from markupsafe import Markup
 
-from paperfeed import ranking, topic_trends
+from paperfeed.ranking import lists, topic_trends
 
 TRENDING_TTL = 30.0
 RISING_TTL = 300.0
@@ -99,9 +99,9 @@ def trending(conn: psycopg.Connection, db_key: str, limit: int = 50) -> list[dic
     key = (db_key, limit)
     ranked = _trending.get(key)
     if ranked is None:
-        ranked = ranking.trending_ids(conn, limit=limit)
+        ranked = lists.trending_ids(conn, limit=limit)
         _trending.put(key, ranked)
-    return ranking.with_scores(conn, ranked)
+    return lists.with_scores(conn, ranked)
 
 
 def rising_topics(

@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from paperfeed import accounts, library
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts, library
 from paperfeed.db import snapshot
 from paperfeed.web import cached
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized

@@ -11,11 +11,15 @@ no stack trace ever reaches a page.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# render(request, template, context, status_code=...) -> HTMLResponse, as web.deps.render.
+PageRenderer = Callable[..., Response]
 
 log = logging.getLogger("paperfeed.web")
 
@@ -93,11 +97,12 @@ def error_response(
 def html_error(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """Render templates/error.html; fall back to plain text if rendering itself fails."""
+    """Render the error page (the renderer `install` was given); plain text if that fails."""
     try:
-        from paperfeed.web.deps import render
-
-        response = render(
+        # The page renderer lives in web.deps, which imports this module for its
+        # error classes; it is handed over at install time instead of imported.
+        render_page: PageRenderer = request.app.state.render_error_page
+        response = render_page(
             request,
             "error.html",
             {"status": status, "reason": _REASONS.get(status, "Error"), "message": message},
@@ -121,8 +126,9 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid input"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that give every error the same shape."""
+def install(app: FastAPI, render_page: PageRenderer) -> None:
+    """Register the handlers that give every error the same shape; pages use `render_page`."""
+    app.state.render_error_page = render_page
 
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError) -> Response:

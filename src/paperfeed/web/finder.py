@@ -1,7 +1,7 @@
-"""Search and similar papers for the web app, through `paperfeed.search`.
+"""Search and similar papers for the web app, through `paperfeed.index.search`.
 
-`paperfeed.search` (hybrid keyword + semantic search) does the work; the
-sentence embedder comes from `paperfeed.embed` when that module and its model
+`paperfeed.index.search` (hybrid keyword + semantic search) does the work; the
+sentence embedder comes from `paperfeed.index.embed` when that module and its model
 load, otherwise searches are keyword-only. If the search module itself is
 missing, the plain full-text fallback in `ranking` keeps the page working.
 Each result is a dict with the card fields plus `title_html` and
@@ -18,8 +18,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from paperfeed import search as hybrid
 from paperfeed.app import Paperfeed
+from paperfeed.index import search as hybrid
 from paperfeed.web.errors import BadRequest, NotFound, WebError
 
 log = logging.getLogger("paperfeed.web")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 
-from paperfeed.accounts import RESET_LIFETIME, User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue.accounts import RESET_LIFETIME, User
 
 log = logging.getLogger("paperfeed.web.mail")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import accounts
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
+from paperfeed.catalogue.accounts import User
 from paperfeed.web.deps import csrf_protect, get_pf, render, require_user
 
 router = APIRouter(include_in_schema=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue.accounts import User
 from paperfeed.delivery import report
 from paperfeed.web.deps import get_pf, render, require_user
 from paperfeed.web.errors import Forbidden

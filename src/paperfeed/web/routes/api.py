@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Query
 
-from paperfeed import accounts, ranking
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
+from paperfeed.catalogue.accounts import User
+from paperfeed.ranking import lists
 from paperfeed.web import cached, finder
 from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
@@ -50,14 +51,14 @@ def list_papers(
 ) -> PeriodList:
     """Papers of a day, ISO week or month, most upvoted first."""
     with pf.db.transaction() as conn:
-        day = parse_day(date) or ranking.latest_day(conn)
+        day = parse_day(date) or lists.latest_day(conn)
         if day is None:
             raise NotFound("The catalogue is empty.")
-        span = ranking.period_of(period, day)
-        rows, total = ranking.papers_in_period(
+        span = lists.period_of(period, day)
+        rows, total = lists.papers_in_period(
             conn, span, limit=per_page, offset=(page - 1) * per_page
         )
-        prev_day, next_day = ranking.neighbours(conn, span)
+        prev_day, next_day = lists.neighbours(conn, span)
     return PeriodList(
         period=period,
         start=span.start,
@@ -89,7 +90,7 @@ def get_paper(
     """One paper with its sources, BibTeX and whether the caller upvoted it."""
     _check_id(paper_id)
     with pf.db.transaction() as conn:
-        row = ranking.get_paper(conn, paper_id)
+        row = lists.get_paper(conn, paper_id)
         if row is None:
             raise NotFound("There is no paper with this id.")
         voted = bool(user) and paper_id in accounts.voted_papers(conn, user.id, [paper_id])
@@ -110,7 +111,7 @@ def similar(
     """Papers similar to this one (itself excluded)."""
     _check_id(paper_id)
     with pf.db.transaction() as conn:
-        if not ranking.paper_exists(conn, paper_id):
+        if not lists.paper_exists(conn, paper_id):
             raise NotFound("There is no paper with this id.")
     return PaperList(papers=[PaperOut.of(r) for r in finder.similar(pf, paper_id, limit)])
 
@@ -118,13 +119,13 @@ def similar(
 def _vote(pf: Paperfeed, user: User, paper_id: int, add: bool) -> VoteResult:
     _check_id(paper_id)
     with pf.db.transaction() as conn:
-        if not ranking.paper_exists(conn, paper_id):
+        if not lists.paper_exists(conn, paper_id):
             raise NotFound("There is no paper with this id.")
         if add:
             accounts.record_vote(conn, user.id, paper_id)
         else:
             accounts.remove_vote(conn, user.id, paper_id)
-        count = ranking.upvote_count(conn, paper_id)
+        count = lists.upvote_count(conn, paper_id)
     return VoteResult(paper_id=paper_id, voted=add, upvotes=count)
 
 
@@ -163,7 +164,7 @@ def organization(
 ) -> OrganizationList:
     """An organisation's papers, newest first."""
     with pf.db.transaction() as conn:
-        rows, total = ranking.organization_papers(
+        rows, total = lists.organization_papers(
             conn, name, limit=per_page, offset=(page - 1) * per_page
         )
     if total == 0:

@@ -8,8 +8,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import accounts
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
 from paperfeed.web.deps import SESSION_COOKIE, csrf_protect, get_pf, render
 from paperfeed.web.errors import TooManyRequests
 from paperfeed.web.mail import send_password_reset

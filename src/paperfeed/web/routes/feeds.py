@@ -13,9 +13,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from paperfeed import ranking
 from paperfeed.app import Paperfeed
-from paperfeed.feeds import FORMATS, FeedInfo, build_feed
+from paperfeed.delivery.feeds import FORMATS, FeedInfo, build_feed
+from paperfeed.ranking import lists
 from paperfeed.web import finder
 from paperfeed.web.deps import get_pf, parse_day, templates
 from paperfeed.web.errors import BadRequest, NotFound
@@ -52,7 +52,7 @@ def organization_feed(
     """An organisation's newest papers."""
     fmt = _format(fmt)
     with pf.db.transaction() as conn:
-        papers, total = ranking.organization_papers(conn, name, limit=ITEMS)
+        papers, total = lists.organization_papers(conn, name, limit=ITEMS)
     if not total:
         raise NotFound("No papers from this organisation.")
     info = FeedInfo(
@@ -108,14 +108,14 @@ def list_feed(request: Request, name: str, fmt: str, pf: Paperfeed = Depends(get
     fmt = _format(fmt)
     with pf.db.transaction() as conn:
         if name == "trending":
-            papers = ranking.trending(conn, limit=ITEMS)
+            papers = lists.trending(conn, limit=ITEMS)
             page, what = "/trending", "Trending papers"
-        elif name in ranking.PERIODS:
-            day = ranking.latest_day(conn)
+        elif name in lists.PERIODS:
+            day = lists.latest_day(conn)
             papers = []
             if day is not None:
-                span = ranking.period_of(name, day)
-                papers, _ = ranking.papers_in_period(conn, span, limit=ITEMS)
+                span = lists.period_of(name, day)
+                papers, _ = lists.papers_in_period(conn, span, limit=ITEMS)
             page = "/" if name == "daily" else f"/?period={name}"
             what = f"{name.capitalize()} papers"
         else:
@@ -135,7 +135,7 @@ def feed_links(request: Request) -> list[dict[str, str]]:
     params = request.query_params
     if path == "/":
         name = params.get("period", "daily")
-        name = name if name in ranking.PERIODS else "daily"
+        name = name if name in lists.PERIODS else "daily"
         base, title = f"/feeds/{name}", f"{name.capitalize()} papers"
     elif path == "/trending":
         base, title = "/feeds/trending", "Trending papers"

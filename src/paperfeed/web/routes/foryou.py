@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperfeed import library, recommend, topic_trends, topics
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
-from paperfeed.feeds import FORMATS, FeedInfo, build_feed
+from paperfeed.catalogue import library
+from paperfeed.catalogue.accounts import User
+from paperfeed.delivery.feeds import FORMATS, FeedInfo, build_feed
+from paperfeed.ranking import recommend, topic_trends, topics
 from paperfeed.web.deps import (
     NAV_LINKS,
     csrf_protect,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from paperfeed import library, library_io
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import library, library_io
+from paperfeed.catalogue.accounts import User
 from paperfeed.web import finder
 from paperfeed.web.deps import NAV_LINKS, csrf_protect, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, NotFound

@@ -7,8 +7,8 @@ import math
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed import ranking
 from paperfeed.app import Paperfeed
+from paperfeed.ranking import lists
 from paperfeed.web import cached
 from paperfeed.web.deps import (
     current_user,
@@ -35,19 +35,19 @@ def home(
     user=Depends(current_user),
 ) -> HTMLResponse:
     """Papers of a day, week or month; without a date, the newest day that has papers."""
-    if period not in ranking.PERIODS:
+    if period not in lists.PERIODS:
         raise BadRequest("period must be daily, weekly or monthly.")
 
     def build() -> HTMLResponse:
         with pf.db.transaction() as conn:
-            day = parse_day(date) or ranking.latest_day(conn)
+            day = parse_day(date) or lists.latest_day(conn)
             if day is None:
                 return render(request, "home.html", {"empty_catalogue": True, "nav": "daily"})
-            span = ranking.period_of(period, day)
-            papers, total = ranking.papers_in_period(
+            span = lists.period_of(period, day)
+            papers, total = lists.papers_in_period(
                 conn, span, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
-            prev_day, next_day = ranking.neighbours(conn, span)
+            prev_day, next_day = lists.neighbours(conn, span)
             context = {
                 "nav": "daily",
                 "period": period,
@@ -91,9 +91,9 @@ def about(request: Request) -> HTMLResponse:
         request,
         "about.html",
         {
-            "gravity": ranking.GRAVITY,
-            "offset": ranking.AGE_OFFSET_HOURS,
-            "window": ranking.TRENDING_WINDOW,
+            "gravity": lists.GRAVITY,
+            "offset": lists.AGE_OFFSET_HOURS,
+            "window": lists.TRENDING_WINDOW,
             "ttl": int(cached.TRENDING_TTL),
         },
     )
@@ -103,7 +103,7 @@ def about(request: Request) -> HTMLResponse:
 def organizations(request: Request, pf: Paperfeed = Depends(get_pf)) -> HTMLResponse:
     """Every organisation with papers here."""
     with pf.db.transaction() as conn:
-        orgs = ranking.organizations(conn)
+        orgs = lists.organizations(conn)
     return render(request, "orgs.html", {"orgs": orgs})
 
 
@@ -119,7 +119,7 @@ def organization(
 
     def build() -> HTMLResponse:
         with pf.db.transaction() as conn:
-            papers, total = ranking.organization_papers(
+            papers, total = lists.organization_papers(
                 conn, name, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
             if total == 0:

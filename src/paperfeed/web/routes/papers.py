@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
-from paperfeed import accounts, ranking
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
+from paperfeed.catalogue.accounts import User
+from paperfeed.ranking import lists
 from paperfeed.web import finder
 from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import (
@@ -28,7 +29,7 @@ MAX_ID = 2**63 - 1
 
 
 def _paper_or_404(conn, paper_id: int) -> dict:
-    paper = ranking.get_paper(conn, paper_id) if 0 < paper_id <= MAX_ID else None
+    paper = lists.get_paper(conn, paper_id) if 0 < paper_id <= MAX_ID else None
     if paper is None:
         raise NotFound("There is no paper with this id.")
     return paper

@@ -7,8 +7,8 @@ import math
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue.accounts import User
 from paperfeed.web import finder
 from paperfeed.web.deps import (
     current_user,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperfeed import accounts, catalogue, ranking
-from paperfeed.accounts import User
+from paperfeed import catalogue
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import accounts
+from paperfeed.catalogue.accounts import User
 from paperfeed.model import Paper, Record, clean_text
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user, safe_url
 
@@ -92,6 +93,6 @@ def _import_form(
         if report.errors:
             accounts.finish_submission(conn, row["id"], "failed", None, report.errors[0].reason)
             raise accounts.AccountError(f"This paper could not be added: {report.errors[0].reason}")
-        paper_id = ranking.paper_id_for_sighting(conn, SOURCE, record.external_key)
+        paper_id = catalogue.paper_id_for_sighting(conn, SOURCE, record.external_key)
         accounts.finish_submission(conn, row["id"], "imported", paper_id)
     return paper_id

@@ -19,10 +19,10 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed import accounts, digest
-from paperfeed.accounts import User
 from paperfeed.app import Paperfeed
-from paperfeed.delivery import subscriptions, tokens
+from paperfeed.catalogue import accounts
+from paperfeed.catalogue.accounts import User
+from paperfeed.delivery import digest, subscriptions, tokens
 from paperfeed.delivery.compose import Links
 from paperfeed.delivery.mailer import DeliveryError
 from paperfeed.web.deps import (

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from paperfeed import topic_trends, topics
 from paperfeed.app import Paperfeed
+from paperfeed.ranking import topic_trends, topics
 from paperfeed.web.deps import NAV_LINKS, get_pf, render
 from paperfeed.web.errors import NotFound
 

@@ -1,0 +1,240 @@
+"""Library export (BibTeX, CSV) and import (a BibTeX or Zotero export).
+
+Export works on any list of papers (the library, a folder, a search page), as
+the dicts `library.items` and `library.papers_by_ids` return. Import parses the
+file with `sources.bibtex` (the one BibTeX parser), matches each entry to a
+catalogue paper by arXiv id, then DOI, then normalised title, saves the matches
+(keeping the file's keywords as tags) and reports the entries it could not
+match or could not read. Unmatched entries are reported, not added to the
+catalogue: a personal file is not a source of truth for everyone's catalogue.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from paperfeed.catalogue import library
+from paperfeed.model import BadRecord, Record
+from paperfeed.sources import bibtex
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# How many unmatched/rejected entries an import keeps verbatim (counts are complete).
+KEPT = 200
+_KEY_WORD = re.compile(r"[A-Za-z]+")
+# A CSV cell starting with one of these is a formula in a spreadsheet.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ImportReport:
+    """What an import read, saved, could not match and could not read."""
+
+    read: int = 0
+    matched: int = 0
+    already_saved: int = 0
+    unmatched: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    unmatched_count: int = 0
+    rejected_count: int = 0
+    import_id: int | None = None
+
+
+def _bib_value(text: str) -> str:
+    """A value safe inside BibTeX braces: balanced braces, no stray backslash commands."""
+    text = " ".join(str(text).split())
+    depth = 0
+    for ch in text:
+        depth += 1 if ch == "{" else -1 if ch == "}" else 0
+        if depth < 0:
+            break
+    if depth != 0:
+        text = text.replace("{", "(").replace("}", ")")
+    return text.replace("\\", "\\textbackslash{}") if "\\" in text and depth != 0 else text
+
+
+def _cite_key(paper: dict[str, Any], used: set[str]) -> str:
+    surname = ""
+    if paper.get("authors"):
+        words = _KEY_WORD.findall(paper["authors"][0].split()[-1]) if paper["authors"][0] else []
+        surname = words[0].lower() if words else ""
+    year = paper["published_on"].year if paper.get("published_on") else ""
+    title_words = [w.lower() for w in _KEY_WORD.findall(paper["title"]) if len(w) > 3]
+    base = f"{surname or 'paper'}{year}{title_words[0] if title_words else paper['id']}"
+    key, n = base, 1
+    while key in used:
+        n += 1
+        key = f"{base}{chr(ord('a') + (n - 2) % 26)}{'' if n < 28 else n}"
+    used.add(key)
+    return key
+
+
+def to_bibtex(papers: list[dict[str, Any]]) -> str:
+    """BibTeX entries (@article with arXiv eprint fields) for a list of papers."""
+    used: set[str] = set()
+    entries = []
+    for p in papers:
+        fields: list[tuple[str, str]] = [("title", p["title"])]
+        if p.get("authors"):
+            fields.append(("author", " and ".join(p["authors"])))
+        if p.get("published_on"):
+            fields.append(("year", str(p["published_on"].year)))
+            fields.append(("month", p["published_on"].strftime("%b").lower()))
+        if p.get("arxiv_id"):
+            fields += [("eprint", p["arxiv_id"]), ("archiveprefix", "arXiv")]
+            fields.append(("url", f"https://arxiv.org/abs/{p['arxiv_id']}"))
+            if p.get("categories"):
+                fields.append(("primaryclass", p["categories"][0]))
+        if p.get("doi"):
+            fields.append(("doi", p["doi"]))
+        if p.get("abstract"):
+            fields.append(("abstract", p["abstract"]))
+        if p.get("tags"):
+            fields.append(("keywords", ", ".join(p["tags"])))
+        if p.get("note"):
+            fields.append(("note", p["note"]))
+        body = ",\n".join(f"  {name} = {{{_bib_value(value)}}}" for name, value in fields)
+        entries.append(f"@article{{{_cite_key(p, used)},\n{body}\n}}\n")
+    return "\n".join(entries)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+CSV_COLUMNS = (
+    "title",
+    "authors",
+    "published_on",
+    "arxiv_id",
+    "doi",
+    "url",
+    "tags",
+    "folders",
+    "note",
+    "saved_at",
+    "upvotes",
+)
+
+
+def to_csv(papers: list[dict[str, Any]]) -> str:
+    """CSV with a header row; cells that a spreadsheet would run as formulas are quoted."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for p in papers:
+        url = f"https://arxiv.org/abs/{p['arxiv_id']}" if p.get("arxiv_id") else ""
+        writer.writerow(
+            _cell(v)
+            for v in (
+                p["title"],
+                "; ".join(p.get("authors") or []),
+                p.get("published_on") or "",
+                p.get("arxiv_id") or "",
+                p.get("doi") or "",
+                url,
+                "; ".join(p.get("tags") or []),
+                "; ".join(p.get("folders") or []),
+                p.get("note") or "",
+                p["saved_at"].isoformat() if p.get("saved_at") else "",
+                p.get("upvotes", ""),
+            )
+        )
+    return out.getvalue()
+
+
+def _match(conn: psycopg.Connection, records: list[Record]) -> dict[str, int]:
+    """Record external key → catalogue paper id, by arXiv id, then DOI, then title."""
+    arxiv = [r.paper.arxiv_id for r in records if r.paper.arxiv_id]
+    dois = [r.paper.doi.lower() for r in records if r.paper.doi]
+    titles = [r.paper.normalised_title for r in records]
+    rows = conn.execute(
+        "SELECT id, arxiv_id, lower(doi) AS doi, norm_title FROM papers"
+        " WHERE arxiv_id = ANY(%s) OR lower(doi) = ANY(%s) OR norm_title = ANY(%s) ORDER BY id",
+        (arxiv, dois, titles),
+    ).fetchall()
+    by_arxiv = {r["arxiv_id"]: r["id"] for r in rows if r["arxiv_id"]}
+    by_doi: dict[str, int] = {}
+    by_title: dict[str, int] = {}
+    for r in rows:
+        if r["doi"]:
+            by_doi.setdefault(r["doi"], r["id"])
+        by_title.setdefault(r["norm_title"], r["id"])
+    found = {}
+    for r in records:
+        paper = r.paper
+        pid = (
+            (paper.arxiv_id and by_arxiv.get(paper.arxiv_id))
+            or (paper.doi and by_doi.get(paper.doi.lower()))
+            or by_title.get(paper.normalised_title)
+        )
+        if pid:
+            found[r.external_key] = pid
+    return found
+
+
+def _keywords(record: Record) -> list[str]:
+    raw = record.raw.get("fields", {}) if isinstance(record.raw, dict) else {}
+    value = str(raw.get("keywords", ""))[:2_000]
+    tags = [t.strip() for t in re.split(r"[,;]", value) if t.strip()]
+    return [t for t in tags if len(t) <= library.MAX_TAG_LENGTH][: library.MAX_TAGS]
+
+
+def import_bibtex(
+    conn: psycopg.Connection, user_id: int, data: bytes, filename: str = "library.bib"
+) -> ImportReport:
+    """Save every entry of a BibTeX file that matches a catalogue paper; report the rest."""
+    report = ImportReport()
+    if len(data) > MAX_IMPORT_BYTES:
+        raise library.LibraryError(f"file larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+    records: list[Record] = []
+    for item in bibtex.parse(data, filename[:200] or "library.bib"):
+        report.read += 1
+        if isinstance(item, BadRecord):
+            report.rejected_count += 1
+            if len(report.rejected) < KEPT:
+                report.rejected.append({"position": item.position, "reason": item.reason[:300]})
+        else:
+            records.append(item)
+    matches = _match(conn, records)
+    for record in records:
+        pid = matches.get(record.external_key)
+        if pid is None:
+            report.unmatched_count += 1
+            if len(report.unmatched) < KEPT:
+                report.unmatched.append(
+                    {"position": record.position, "title": record.paper.title[:300]}
+                )
+            continue
+        report.matched += 1
+        if not library.save(conn, user_id, pid, origin="import"):
+            report.already_saved += 1
+        tags = _keywords(record)
+        if tags:
+            current = conn.execute(
+                "SELECT tags FROM library_items WHERE user_id = %s AND paper_id = %s",
+                (user_id, pid),
+            ).fetchone()["tags"]
+            library.set_tags(conn, user_id, pid, (list(current) + tags)[: library.MAX_TAGS])
+    row = conn.execute(
+        "INSERT INTO library_imports (user_id, filename, read, matched, unmatched, rejected,"
+        " report) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            user_id,
+            filename[:200],
+            report.read,
+            report.matched,
+            report.unmatched_count,
+            report.rejected_count,
+            json.dumps({"unmatched": report.unmatched, "rejected": report.rejected}),
+        ),
+    ).fetchone()
+    report.import_id = row["id"]
+    return report

@@ -1,0 +1,45 @@
+"""Papers users submitted by arXiv id: fetch them from arXiv and import them.
+
+A paper submitted by arXiv id waits in `submissions` (status 'pending') until
+`fetch_pending` asks the arXiv API for it, imports it through the catalogue and
+marks the submission imported (or failed, with the reason). The scheduler runs
+it every hour; `paperfeed submissions fetch` runs it by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paperfeed.catalogue import accounts, papers
+from paperfeed.db import Database
+from paperfeed.model import Record
+
+
+def fetch_pending(db: Database, client: Any, *, limit: int = 100) -> dict[str, int]:
+    """Fetch and import pending arXiv submissions; return counts of imported and failed."""
+    from paperfeed.sources import SourceUnavailable, arxiv
+
+    with db.transaction() as conn:
+        pending = accounts.pending_submissions(conn, limit)
+    counts = {"imported": 0, "failed": 0}
+    for sub in pending:
+        wanted = sub["arxiv_id"]
+        try:
+            found = [
+                item
+                for item in client.search(f"id:{wanted}", max_results=5)
+                if isinstance(item, Record) and item.paper.arxiv_id == wanted
+            ]
+        except SourceUnavailable:
+            continue  # arXiv is down: the submission stays pending for the next run
+        if found:
+            papers.ingest(db, found[:1], source=arxiv.SOURCE, origin=f"submission {sub['id']}")
+        with db.transaction() as conn:
+            paper_id = papers.paper_id_for_arxiv(conn, wanted)
+            if paper_id is None:
+                accounts.finish_submission(conn, sub["id"], "failed", None, "not found on arXiv")
+                counts["failed"] += 1
+            else:
+                accounts.finish_submission(conn, sub["id"], "imported", paper_id)
+                counts["imported"] += 1
+    return counts

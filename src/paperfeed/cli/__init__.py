@@ -1,0 +1,32 @@
+"""The `paperfeed` command line: serve, ingest, export, search and database chores.
+
+One module per command group; each command builds one `Paperfeed` from the
+environment (plus flags) through `common.open_app`, does its work through the
+catalogue, index, ranking and delivery packages and prints a summary. Long work
+shows a Rich progress bar on the terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from paperfeed.cli import accounts, db, digest, ingest, personal, search, serve
+from paperfeed.cli.common import console, open_app, progress_bar
+
+app = typer.Typer(help="paperfeed: self-hosted research-paper discovery.", no_args_is_help=True)
+app.add_typer(ingest.ingest_app, name="ingest")
+app.add_typer(ingest.export_app, name="export")
+app.add_typer(db.db_app, name="db")
+app.add_typer(digest.digest_app, name="digest")
+app.command("config")(db.show_config)
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
+search.register(app, open_app, progress_bar, console)  # `paperfeed embed`, `paperfeed search`
+personal.register(app, open_app)  # `paperfeed topics …`, `paperfeed library …`
+accounts.register(app, open_app)  # `paperfeed submissions …`
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,167 @@
+"""The `paperfeed embed` and `paperfeed search` commands (registered by cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from paperfeed.app import Paperfeed
+from paperfeed.index import backfill, search
+
+TREC_DEPTH = 100
+
+
+def load_embedder(pf: Paperfeed, model: str | None = None) -> Any:
+    """The configured (or named) embedding model, loaded from the data directory."""
+    return pf.embedder(model)
+
+
+def _filters(
+    date_from: datetime | None,
+    date_to: datetime | None,
+    org: str | None,
+    has_code: bool | None,
+    min_upvotes: int | None,
+) -> search.Filters:
+    return search.Filters(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        organization=org,
+        has_code=has_code,
+        min_upvotes=min_upvotes,
+    )
+
+
+def _read_queries(path: Path) -> list[tuple[str, str]]:
+    queries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            queries.append((str(item["qid"]), str(item["query"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise typer.BadParameter(f'{path}:{number}: expected {{"qid", "query"}}') from exc
+    return queries
+
+
+def write_trec(pf: Paperfeed, embedder: Any, queries: list[tuple[str, str]], out: Path) -> int:
+    """Run every query and write the top TREC_DEPTH results as a TREC run; return lines written."""
+    lines = 0
+    with out.open("w", encoding="utf-8") as fh:
+        for qid, query in queries:
+            text = search.check_query(query)
+            vector = embedder.embed_query(text) if embedder is not None else None
+            with pf.db.transaction() as conn:
+                ranked = search.ranked_ids(
+                    conn, embedder, text, search.Filters(), query_vector=vector
+                )
+            for rank, (pid, score) in enumerate(ranked[:TREC_DEPTH], 1):
+                fh.write(f"{qid} Q0 {pid} {rank} {score:.6f} paperfeed\n")
+                lines += 1
+    return lines
+
+
+def register(
+    app: typer.Typer,
+    open_app: Callable[..., Paperfeed],
+    progress_bar: Callable[[], Progress],
+    console: Console,
+) -> None:
+    """Add the search commands to the CLI."""
+
+    @app.command("embed")
+    def embed_command(
+        model: str | None = typer.Option(
+            None, help="Model to embed with (default: the configured one)."
+        ),
+        batch_size: int = typer.Option(
+            backfill.BATCH_SIZE, help="Papers per batch (one transaction each)."
+        ),
+    ) -> None:
+        """Give every paper without a vector (or with another model's) a vector; resumable."""
+        with open_app() as pf:
+            embedder = load_embedder(pf, model)
+            pending = backfill.count_pending(pf.db, embedder.name)
+            with progress_bar() as bar:
+                task = bar.add_task(f"embed {embedder.name}", total=pending)
+                done = backfill.embed_pending(
+                    pf.db, embedder, batch_size, progress=lambda n: bar.advance(task, n)
+                )
+            backfill.refresh_statistics(pf.db)
+            left = backfill.count_pending(pf.db, embedder.name)
+        typer.echo(f"embedded={done} model={embedder.name} pending={left}")
+
+    @app.command("search")
+    def search_command(
+        query: str | None = typer.Argument(
+            None, help="What to look for (phrases in quotes, -word excludes)."
+        ),
+        limit: int = typer.Option(10, help="Results to show."),
+        as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
+        date_from: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"]),
+        date_to: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"]),
+        org: str | None = typer.Option(None, "--org", help="Organisation (exact, any case)."),
+        has_code: bool | None = typer.Option(
+            None, "--has-code/--no-code", help="With/without a code link."
+        ),
+        min_upvotes: int | None = typer.Option(None, "--min-upvotes"),
+        sort: str = typer.Option("relevance", help="relevance, date or upvotes."),
+        keyword_only: bool = typer.Option(
+            False, "--keyword-only", help="Skip the embedding model."
+        ),
+        queries: Path | None = typer.Option(None, "--queries", help="JSONL file of {qid, query}."),
+        trec: Path | None = typer.Option(
+            None, "--trec", help="With --queries: write a TREC run here."
+        ),
+    ) -> None:
+        """Search the catalogue (hybrid keyword + semantic), or run a query file into a TREC run."""
+        if (queries is None) != (trec is None) or (queries is None and query is None):
+            raise typer.BadParameter("give a QUERY, or both --queries FILE and --trec OUT")
+        if query is not None:
+            try:
+                search.check_query(query)
+            except search.SearchError as exc:
+                console.print(f"[red]error[/] {exc.message}")
+                raise typer.Exit(2) from exc
+        with open_app() as pf:
+            embedder = None if keyword_only else load_embedder(pf)
+            if queries is not None and trec is not None:
+                lines = write_trec(pf, embedder, _read_queries(queries), trec)
+                typer.echo(f"wrote {lines} lines to {trec}")
+                return
+            try:
+                results = search.search(
+                    pf.db,
+                    embedder,
+                    query or "",
+                    _filters(date_from, date_to, org, has_code, min_upvotes),
+                    sort=sort,
+                    per_page=max(1, min(limit, search.MAX_PER_PAGE)),
+                )
+            except search.SearchError as exc:
+                console.print(f"[red]error[/] {exc.message}")
+                raise typer.Exit(2) from exc
+        if as_json:
+            doc = {
+                "query": results.query,
+                "total": results.total,
+                "hits": [h.as_dict() for h in results.hits],
+            }
+            sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            return
+        for rank, hit in enumerate(results.hits, 1):
+            day = hit.listed_on or hit.published_on
+            typer.echo(
+                f"{rank:>3}. [{hit.id}] {hit.title}  ({day or 'no date'}, "
+                f"{hit.upvotes} upvotes, score {hit.score:.4f})"
+            )
+        console.print(f"{results.total} results")

@@ -1,0 +1,339 @@
+"""Hybrid search and similar papers.
+
+A search runs two candidate lists in PostgreSQL, each with the filters applied:
+keyword (BM25-style ranking over the weighted tsvector, see `lexical`) and
+semantic (nearest neighbours of the query's embedding in the HNSW index).
+They are fused by reciprocal rank. The semantic list is then refined once by
+pseudo-relevance feedback: the query vector moves towards the top papers of
+the first fusion (Rocchio), which finds papers that share their topic but not
+the query's words, and the final ranking fuses the keyword list with that
+refined list. docs/search.md has the measurements behind every constant.
+
+Papers without a vector are still found by keyword; without an embedder the
+search is keyword-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import numpy as np
+import psycopg
+
+from paperfeed.db import Database
+from paperfeed.index import lexical
+from paperfeed.index.hits import UPVOTES, Hit, fetch_hits
+
+MAX_QUERY = 500
+MAX_PER_PAGE = 100
+# Depth of each candidate list; the fused list (and so pagination) ends there.
+DEPTH = 100
+# Reciprocal-rank fusion constant (the usual 60; 30-100 measured within 0.01).
+RRF_K = 60
+# Pseudo-relevance feedback: the first FEEDBACK_DOCS results, at this weight.
+FEEDBACK_DOCS = 5
+FEEDBACK_WEIGHT = 1.0
+# The first semantic list only has to place the feedback papers: it can be short.
+FIRST_PASS_DEPTH = 20
+# Sorting by date or upvotes reorders this many of the most relevant results.
+SORT_POOL = 100
+# HNSW candidate list per query: at least the number of neighbours asked for.
+EF_SEARCH = 100
+SORTS = ("relevance", "date", "upvotes")
+
+_TERM_STATS = lexical.TermStats()
+
+
+class SearchError(ValueError):
+    """A search that cannot run as asked; `status` is the HTTP status to answer with."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions every result must meet; None means no restriction."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    organization: str | None = None
+    has_code: bool | None = None
+    min_upvotes: int | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """A WHERE fragment (starting with AND) over `papers p`, and its parameters."""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        day = "coalesce(p.listed_on, p.published_on)"
+        if self.date_from is not None:
+            parts.append(f"{day} >= %(date_from)s")
+            params["date_from"] = self.date_from
+        if self.date_to is not None:
+            parts.append(f"{day} <= %(date_to)s")
+            params["date_to"] = self.date_to
+        if self.organization:
+            parts.append("lower(p.organization) = lower(%(organization)s)")
+            params["organization"] = without_controls(self.organization).strip()
+        if self.has_code is True:
+            parts.append("p.github_url IS NOT NULL")
+        elif self.has_code is False:
+            parts.append("p.github_url IS NULL")
+        if self.min_upvotes is not None:
+            parts.append(f"{UPVOTES} >= %(min_upvotes)s")
+            params["min_upvotes"] = self.min_upvotes
+        return "".join(" AND " + p for p in parts), params
+
+
+@dataclass
+class SearchResults:
+    """One page of results; `total` counts every result across pages."""
+
+    query: str
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    filters: Filters = field(default_factory=Filters)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total
+
+
+# Control characters carry no meaning in a query, and PostgreSQL refuses NUL in text.
+_CONTROLS = {code: " " for code in [*range(32), 127]}
+
+
+def without_controls(text: str) -> str:
+    """The text with every ASCII control character (NUL, tab, newline …) as a space."""
+    return text.translate(_CONTROLS)
+
+
+def check_query(query: str) -> str:
+    """The query stripped, or SearchError (400) when it is empty or too long."""
+    text = without_controls(query or "").strip()
+    if not text:
+        raise SearchError("Type something to search for.")
+    if len(text) > MAX_QUERY:
+        raise SearchError(f"A query can be at most {MAX_QUERY} characters long.")
+    if not any(ch.isalnum() for ch in text):
+        raise SearchError("A query needs at least one word or number.")
+    return text
+
+
+def rrf(lists: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: (id, score) best first.
+
+    Ties (a paper first in one list, another first in the other) go to the
+    earlier list, the keyword one in a hybrid search, then to the lower id, so
+    that pages are stable.
+    """
+    scores: dict[int, float] = {}
+    first_seen: dict[int, tuple[int, int]] = {}
+    for which, ranked in enumerate(lists):
+        for rank, pid in enumerate(ranked):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank + 1)
+            first_seen.setdefault(pid, (which, rank))
+    return sorted(scores.items(), key=lambda item: (-item[1], first_seen[item[0]], item[0]))
+
+
+def _dense(
+    conn: psycopg.Connection,
+    vector: np.ndarray,
+    model: str,
+    where: str,
+    params: dict[str, Any],
+    limit: int,
+) -> list[int]:
+    """Nearest papers to `vector` by cosine distance among those embedded by `model`."""
+    rows = conn.execute(
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        "WITH near AS MATERIALIZED ("  # noqa: S608
+        "  SELECT p.id, p.embedding <=> %(vec)s::halfvec AS dist FROM papers p"
+        "  WHERE p.embedding IS NOT NULL AND p.embedding_model = %(model)s"
+        + where
+        + "  ORDER BY p.embedding <=> %(vec)s::halfvec LIMIT %(limit)s)"
+        " SELECT id FROM near ORDER BY dist, id",
+        {**params, "vec": vector, "model": model, "limit": limit},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def _set_ann(conn: psycopg.Connection, limit: int) -> None:
+    # Iterative scans keep filtered searches from returning too few neighbours.
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(EF_SEARCH, limit)),))
+    conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+
+
+def _feedback_vector(
+    conn: psycopg.Connection, query_vec: np.ndarray, model: str, top: list[int]
+) -> np.ndarray:
+    """The query vector moved towards the mean of the top results' vectors (Rocchio)."""
+    rows = conn.execute(
+        "SELECT embedding FROM papers WHERE id = ANY(%s) AND embedding_model = %s",
+        (top, model),
+    ).fetchall()
+    if not rows:
+        return query_vec
+    centroid = np.mean([np.asarray(r["embedding"].to_numpy(), dtype=np.float32) for r in rows], 0)
+    moved = query_vec + FEEDBACK_WEIGHT * centroid
+    return (moved / np.linalg.norm(moved)).astype(np.float32)
+
+
+def ranked_ids(
+    conn: psycopg.Connection,
+    embedder: Embedder | None,
+    query: str,
+    filters: Filters,
+    *,
+    mode: str = "hybrid",
+    depth: int | None = None,
+    query_vector: np.ndarray | None = None,
+) -> list[tuple[int, float]]:
+    """(paper id, score) of every result, best first; mode is hybrid, keyword or semantic."""
+    depth = depth or DEPTH
+    parsed = lexical.parse(query)
+    analysed = lexical.analyse(conn, parsed, _TERM_STATS.get(conn))
+    where, params = filters.sql()
+    if analysed.must:
+        where += " AND p.search @@ %(must)s::tsquery"
+        params["must"] = analysed.must
+    keyword: list[tuple[int, float]] = []
+    if mode in ("hybrid", "keyword"):
+        keyword = lexical.candidates(conn, analysed, where, params, depth)
+        if mode == "keyword":
+            return keyword
+    if embedder is None:
+        return keyword
+    vector = embedder.embed_query(query) if query_vector is None else query_vector
+    _set_ann(conn, depth)
+    if mode == "semantic":
+        dense = _dense(conn, vector, embedder.name, where, params, depth)
+        return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense)]
+    keyword_ids = [pid for pid, _ in keyword]
+    if not FEEDBACK_DOCS:
+        return rrf([keyword_ids, _dense(conn, vector, embedder.name, where, params, depth)])
+    first = _dense(conn, vector, embedder.name, where, params, min(depth, FIRST_PASS_DEPTH))
+    top = [pid for pid, _ in rrf([keyword_ids, first])[:FEEDBACK_DOCS]]
+    moved = _feedback_vector(conn, vector, embedder.name, top)
+    return rrf([keyword_ids, _dense(conn, moved, embedder.name, where, params, depth)])
+
+
+def search(
+    db: Database,
+    embedder: Embedder | None,
+    query: str,
+    filters: Filters | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    per_page: int = 20,
+) -> SearchResults:
+    """One page of hybrid search results with highlighted snippets."""
+    text = check_query(query)
+    filters = filters or Filters()
+    if sort not in SORTS:
+        raise SearchError(f"Unknown sort {sort!r}: use one of {', '.join(SORTS)}.")
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise SearchError(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}.")
+    # Embed before taking a connection: the model is the slow part.
+    vector = embedder.embed_query(text) if embedder is not None else None
+    with db.transaction() as conn:
+        ranked = ranked_ids(conn, embedder, text, filters, query_vector=vector)
+        if sort != "relevance":
+            ranked = _resort(conn, ranked[:SORT_POOL], sort)
+        start = (page - 1) * per_page
+        window = ranked[start : start + per_page]
+        highlight = lexical.analyse(conn, lexical.parse(text), _TERM_STATS.get(conn)).highlight
+        hits = fetch_hits(conn, [pid for pid, _ in window], highlight)
+    scores = dict(window)
+    for hit in hits:
+        hit.score = scores[hit.id]
+    return SearchResults(text, hits, len(ranked), page, per_page, sort, filters)
+
+
+def _resort(conn: psycopg.Connection, ranked: list[tuple[int, float]], sort: str) -> list:
+    order = (
+        "coalesce(p.listed_on, p.published_on) DESC NULLS LAST, p.id DESC"
+        if sort == "date"
+        else f"{UPVOTES} DESC, p.id DESC"
+    )
+    rows = conn.execute(
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        f"SELECT p.id FROM papers p WHERE p.id = ANY(%s) ORDER BY {order}",  # noqa: S608
+        ([pid for pid, _ in ranked],),
+    ).fetchall()
+    scores = dict(ranked)
+    return [(r["id"], scores[r["id"]]) for r in rows]
+
+
+def similar(
+    db: Database, paper_id: int, limit: int = 10, recent_days: int | None = None
+) -> list[Hit]:
+    """Papers nearest to this paper's vector: never itself nor a copy of it (same title/text)."""
+    if not 1 <= limit <= MAX_PER_PAGE:
+        raise SearchError(f"limit must be between 1 and {MAX_PER_PAGE}.")
+    if recent_days is not None and recent_days < 1:
+        raise SearchError("recent_days must be at least 1.")
+    with db.transaction() as conn:
+        me = conn.execute(
+            "SELECT id, title, norm_title, embedding, embedding_model FROM papers WHERE id = %s",
+            (paper_id,),
+        ).fetchone()
+        if me is None:
+            raise SearchError(f"No paper with id {paper_id}.", status=404)
+        where = " AND p.id <> %(me)s AND p.norm_title <> %(norm_title)s"
+        params: dict[str, Any] = {"me": paper_id, "norm_title": me["norm_title"]}
+        if recent_days is not None:
+            where += " AND coalesce(p.listed_on, p.published_on) >= current_date - %(days)s"
+            params["days"] = recent_days
+        if me["embedding"] is None:
+            # Not embedded yet: its title's words find the nearest papers instead.
+            found = lexical.candidates(
+                conn,
+                lexical.analyse(conn, lexical.parse(me["title"]), _TERM_STATS.get(conn)),
+                where,
+                params,
+                limit,
+            )
+        else:
+            # Identical text gives distance ~0: a copy under another id, not a neighbour.
+            where += " AND (p.embedding <=> %(vec)s::halfvec) > 1e-4"
+            _set_ann(conn, limit)
+            vec = np.asarray(me["embedding"].to_numpy(), dtype=np.float32)
+            found = [
+                (pid, 0.0) for pid in _dense(conn, vec, me["embedding_model"], where, params, limit)
+            ]
+        hits = fetch_hits(conn, [pid for pid, _ in found], None)
+        if me["embedding"] is not None:
+            _score_similarity(conn, hits, me["embedding"])
+    return hits
+
+
+def _score_similarity(conn: psycopg.Connection, hits: list[Hit], vector: Any) -> None:
+    rows = conn.execute(
+        "SELECT id, 1 - (embedding <=> %s) AS sim FROM papers WHERE id = ANY(%s)",
+        (vector, [h.id for h in hits]),
+    ).fetchall()
+    sims = {r["id"]: float(r["sim"]) for r in rows}
+    for hit in hits:
+        hit.score = sims.get(hit.id, 0.0)
+
+
+def reset_term_stats() -> None:
+    """Forget cached term statistics (after a bulk import or ANALYZE)."""
+    _TERM_STATS.invalidate()

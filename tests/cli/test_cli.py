@@ -1,0 +1,114 @@
+"""The command line, run in-process against real databases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from paperfeed.cli import app
+from tests.conftest import SEEDS
+
+runner = CliRunner()
+
+
+def run(args: list[str], db_url: str, home: Path):
+    env = {"PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_HOME": str(home)}
+    return runner.invoke(app, args, env=env, catch_exceptions=False)
+
+
+def test_ingest_seeds_twice_adds_nothing_the_second_time(db_url: str, tmp_path: Path) -> None:
+    args = ["ingest", "listing", *map(str, SEEDS), "--listing-year", "2025"]
+    first = run(args, db_url, tmp_path)
+    assert first.exit_code == 0
+    assert "read=268 new=243 merged=25 rejected=0 papers=243" in first.stdout
+    second = run(args, db_url, tmp_path)
+    assert "read=268 new=0 merged=268 rejected=0 papers=243" in second.stdout
+
+
+def test_export_round_trips_through_ingest_into_an_empty_catalogue(
+    make_db_url: Callable[[], str], tmp_path: Path
+) -> None:
+    first_db, second_db = make_db_url(), make_db_url()
+    run(["ingest", "listing", *map(str, SEEDS), "--listing-year", "2025"], first_db, tmp_path)
+    exported, again = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert run(["export", "jsonl", "-o", str(exported)], first_db, tmp_path).exit_code == 0
+    result = run(["ingest", "jsonl", str(exported)], second_db, tmp_path)
+    assert "new=243" in result.stdout and "rejected=0" in result.stdout
+    run(["export", "jsonl", "-o", str(again)], second_db, tmp_path)
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 243
+    assert again.read_text(encoding="utf-8").splitlines() == lines
+
+
+def test_rejected_records_are_listed_with_source_and_position(db_url: str, tmp_path: Path) -> None:
+    page = tmp_path / "bad.txt"
+    page.write_text(SEEDS[0].read_text(encoding="utf-8").replace("Sep 27, 2023", "Feb 30, 2023", 1))
+    result = run(["ingest", "listing", str(page), "--listing-year", "2025"], db_url, tmp_path)
+    assert result.exit_code == 0
+    assert "rejected=1" in result.stdout
+    assert "bad.txt" in result.output and "invalid date 'Feb 30, 2023'" in result.output
+
+
+def test_missing_file_is_a_clear_error(db_url: str, tmp_path: Path) -> None:
+    result = run(["ingest", "jsonl", str(tmp_path / "nope.jsonl")], db_url, tmp_path)
+    assert result.exit_code == 2
+    assert "cannot read" in result.output
+
+
+def test_db_status_shows_the_schema_version(db_url: str, tmp_path: Path) -> None:
+    result = run(["db", "status"], db_url, tmp_path)
+    assert result.exit_code == 0
+    assert "database: external" in result.stdout
+    assert "schema version:" in result.stdout and "pending" not in result.stdout
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_bibtex_import_reports_bad_entries_and_keeps_the_rest(db_url: str, tmp_path: Path) -> None:
+    result = run(["ingest", "bibtex", str(FIXTURES / "bibtex" / "library.bib")], db_url, tmp_path)
+    assert result.exit_code == 0
+    assert "rejected=5" in result.stdout and "new=6" in result.stdout
+    assert "entry has no title" in result.output
+
+
+def test_hf_daily_saved_response_import(db_url: str, tmp_path: Path) -> None:
+    path = FIXTURES / "hf" / "daily_papers_2024-01-10.json"
+    result = run(["ingest", "hf-daily", "--file", str(path)], db_url, tmp_path)
+    assert result.exit_code == 0 and "read=5" in result.stdout
+
+
+def test_arxiv_harvest_is_incremental(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    """A harvest starts from the last one's responseDate; a failed one does not advance it."""
+    from paperfeed.sources import arxiv
+    from paperfeed.sources.http import HttpResponse
+
+    pages = [
+        (FIXTURES / "arxiv" / "oai_arxiv_page1.xml").read_bytes(),
+        (FIXTURES / "arxiv" / "oai_arxiv_page2.xml").read_bytes(),
+    ]
+    requested: list[str] = []
+
+    def fake_get(url: str, headers, timeout: float) -> HttpResponse:
+        requested.append(url)
+        if "resumptionToken" in url:
+            return HttpResponse(200, {}, pages[1])
+        if len(requested) > 2:  # the third run finds the repository down
+            return HttpResponse(404, {}, b"gone")
+        return HttpResponse(200, {}, pages[0])
+
+    real_client = arxiv.ArxivClient
+    monkeypatch.setattr(
+        arxiv, "ArxivClient", lambda: real_client(http_get=fake_get, sleep=lambda s: None)
+    )
+    first = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert first.exit_code == 0 and "from=beginning" in first.output
+    assert "from=" not in requested[0]
+    second = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert "from=20" in requested[2]  # resumes from the recorded responseDate
+    assert second.exit_code == 3 and "source unavailable" in second.output
+    third = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
+    assert "from=" + requested[2].split("from=")[1] in requested[3]  # did not advance
+    assert third.exit_code == 3

@@ -1,0 +1,370 @@
+"""Hybrid search: syntax, filters, pagination, snippets, similar papers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperfeed.db import Database
+from paperfeed.index import backfill, search
+from paperfeed.index.search import Filters, SearchError
+from paperfeed.model import normalise_title
+
+from .search_helpers import HashEmbedder, add_papers, paper
+
+# The seeded/embedded databases, the hash embedder and the real model.
+pytest_plugins = ["tests.index.search_fixtures"]
+
+
+def _all_hits(db: Database, emb: object, query: str, **kw: object) -> list[search.Hit]:
+    """Every result of a search, page after page."""
+    hits, page = [], 1
+    while True:
+        res = search.search(db, emb, query, page=page, per_page=50, **kw)
+        hits.extend(res.hits)
+        if not res.has_next:
+            return hits
+        page += 1
+
+
+def _text(hit: search.Hit) -> str:
+    return normalise_title(hit.title + " " + hit.abstract)
+
+
+def test_title_match_ranks_first_for_a_keyword_query(embedded: Database, hasher) -> None:
+    res = search.search(embedded, hasher, "Kolmogorov-Arnold networks", per_page=3)
+    assert all("kolmogorov arnold" in normalise_title(h.title) for h in res.hits)
+
+
+def test_phrase_keeps_only_papers_with_the_words_adjacent(embedded: Database, hasher) -> None:
+    hits = _all_hits(embedded, hasher, '"batch size"')
+    assert len(hits) >= 3
+    assert all("batch size" in _text(h) for h in hits)
+    loose = _all_hits(embedded, hasher, "batch size")
+    assert len(loose) > len(hits)
+
+
+def test_exclusion_removes_every_paper_with_the_word(embedded: Database, hasher) -> None:
+    with_word = _all_hits(embedded, hasher, "normalization")
+    assert any("batch" in _text(h) for h in with_word[:20])
+    hits = _all_hits(embedded, hasher, "normalization -batch")
+    # Word-level: "BatchNorm" is another word and may stay.
+    assert hits and not any(re.search(r"\bbatch(es)?\b", _text(h)) for h in hits)
+
+
+def test_injection_attempt_is_searched_as_words(embedded: Database, hasher) -> None:
+    res = search.search(embedded, hasher, "'; DROP TABLE papers; --")
+    assert isinstance(res.total, int)
+    with embedded.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"] == 243
+
+
+def test_unicode_query_finds_accented_title(embedded: Database, hasher) -> None:
+    add_papers(embedded, paper("Über naïve Bayes résumé ranking 模型", "Zürich café study."))
+    res = search.search(embedded, hasher, "naïve résumé 模型")
+    assert res.hits[0].title.startswith("Über naïve")
+
+
+@pytest.mark.parametrize("query", ["", "   ", "!!!", '""', "-", "x" * 501])
+def test_empty_punctuation_only_or_overlong_query_is_a_400(
+    embedded: Database, hasher, query
+) -> None:
+    with pytest.raises(SearchError) as err:
+        search.search(embedded, hasher, query)
+    assert err.value.status == 400
+
+
+def test_control_characters_in_query_and_filters_are_spaces(embedded: Database, hasher) -> None:
+    add_papers(
+        embedded,
+        paper("Zyxwv quokka revisited", "We study quokkas.", organization="Lab"),
+    )
+    res = search.search(embedded, hasher, "zyxwv\x00quokka\x1b")
+    assert res.hits[0].title == "Zyxwv quokka revisited"
+    res = search.search(embedded, hasher, "quokka", Filters(organization="Lab\x00"))
+    assert res.total == 1  # "Lab\x00" is "Lab " stripped, not a crash
+    with pytest.raises(SearchError):
+        search.search(embedded, hasher, "\x00\x00")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=st.text(alphabet=st.characters(codec="utf-8"), max_size=80)
+    | st.lists(
+        st.sampled_from(
+            ['"', "-", "&", "|", "!", ":*", "(", ")", "<->", "OR", "'", "\\", "batch", "norm", " "]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_any_query_either_answers_or_is_a_400(embedded: Database, hasher, query: str) -> None:
+    try:
+        res = search.search(embedded, hasher, query, per_page=5)
+    except SearchError as err:
+        assert err.status == 400
+    else:
+        assert len(res.hits) <= 5
+
+
+def test_pages_have_no_duplicates_or_gaps(embedded: Database, hasher) -> None:
+    whole = search.search(embedded, hasher, "language model training", per_page=100)
+    paged: list[int] = []
+    page = 1
+    while True:
+        res = search.search(embedded, hasher, "language model training", page=page, per_page=7)
+        assert res.total == whole.total
+        paged.extend(h.id for h in res.hits)
+        if not res.has_next:
+            break
+        page += 1
+    assert len(paged) == len(set(paged)) == whole.total
+    assert paged[:100] == [h.id for h in whole.hits]
+
+
+def test_snippets_escape_html_and_only_marks_are_tags(embedded: Database, hasher) -> None:
+    add_papers(
+        embedded,
+        paper(
+            "<script>alert(1)</script> Zebrafish attention",
+            'We study <b>zebrafish</b> & "quoted" <img src=x onerror=alert(2)>.',
+        ),
+    )
+    hit = search.search(embedded, hasher, "zebrafish").hits[0]
+    assert "&lt;script&gt;" in hit.title_html and "<script" not in hit.title_html
+    assert "<mark>Zebrafish</mark>" in hit.title_html
+    assert "&lt;img" in hit.snippet_html and "<mark>zebrafish</mark>" in hit.snippet_html
+    tags = re.findall(r"</?([a-zA-Z]+)", hit.title_html + hit.snippet_html)
+    assert set(tags) == {"mark"}
+
+
+def test_paper_without_vector_is_found_by_keyword(embedded: Database, hasher) -> None:
+    [pid] = add_papers(embedded, paper("Quokka gradients", "Quokka optimisation of nets."))
+    with embedded.connection() as conn:
+        assert (
+            conn.execute("SELECT embedding FROM papers WHERE id = %s", (pid,)).fetchone()[
+                "embedding"
+            ]
+            is None
+        )
+    assert search.search(embedded, hasher, "quokka").hits[0].id == pid
+
+
+def test_british_spelling_finds_american_spelt_papers(embedded: Database, hasher) -> None:
+    [pid] = add_papers(embedded, paper("Memorization in tiny xylophone nets"))
+    assert pid in [h.id for h in search.search(embedded, None, "memorising xylophone").hits]
+
+
+def test_search_without_embedder_is_keyword_only(embedded: Database) -> None:
+    res = search.search(embedded, None, "state space models")
+    assert res.hits and all(re.search(r"state|space|model", _text(h)) for h in res.hits)
+
+
+def _filter_corpus(db: Database) -> dict[str, int]:
+    ids = add_papers(
+        db,
+        paper(
+            "Walrus pruning early",
+            published_on=date(2023, 3, 1),
+            organization="Walrus Lab",
+            github_url="https://github.com/w/a",
+            upvotes=3,
+        ),
+        paper(
+            "Walrus pruning late",
+            published_on=date(2025, 6, 1),
+            organization="Other Org",
+            upvotes=40,
+        ),
+        paper(
+            "Walrus pruning middle",
+            published_on=date(2024, 6, 1),
+            organization="walrus lab",
+            upvotes=10,
+        ),
+    )
+    return dict(zip(("early", "late", "middle"), ids, strict=True))
+
+
+def _walrus(db: Database, emb: HashEmbedder, **kw: object) -> set[int]:
+    return {
+        h.id
+        for h in search.search(db, emb, "walrus pruning", **kw).hits
+        if "walrus" in h.title.lower()
+    }
+
+
+def test_date_filters_bound_both_ends(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    found = _walrus(
+        embedded, hasher, filters=Filters(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31))
+    )
+    assert found == {ids["middle"]}
+    assert _walrus(embedded, hasher, filters=Filters(date_from=date(2024, 1, 1))) == {
+        ids["middle"],
+        ids["late"],
+    }
+
+
+def test_organization_filter_ignores_case(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    res = search.search(
+        embedded, hasher, "walrus pruning", filters=Filters(organization="WALRUS LAB")
+    )
+    assert {h.id for h in res.hits} == {ids["early"], ids["middle"]}
+
+
+def test_has_code_filter(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    res = search.search(embedded, hasher, "walrus pruning", filters=Filters(has_code=True))
+    assert {h.id for h in res.hits} == {ids["early"]}
+
+
+def test_min_upvotes_counts_votes_cast_here(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    assert _walrus(embedded, hasher, filters=Filters(min_upvotes=10)) == {
+        ids["late"],
+        ids["middle"],
+    }
+    with embedded.transaction() as conn:
+        users = [
+            conn.execute(
+                "INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id",
+                (f"u{i}@x.org",),
+            ).fetchone()["id"]
+            for i in range(8)
+        ]
+        for uid in users:
+            conn.execute(
+                "INSERT INTO votes (user_id, paper_id) VALUES (%s, %s)", (uid, ids["early"])
+            )
+    found = search.search(embedded, hasher, "walrus pruning", filters=Filters(min_upvotes=11)).hits
+    assert {h.id: h.upvotes for h in found} == {ids["late"]: 40, ids["early"]: 11}
+
+
+def test_sort_by_date_and_by_upvotes(embedded: Database, hasher) -> None:
+    ids = _filter_corpus(embedded)
+    by_date = search.search(
+        embedded,
+        hasher,
+        "walrus pruning",
+        sort="date",
+        per_page=100,
+        filters=Filters(date_from=date(2023, 1, 1)),
+    ).hits
+    days = [h.listed_on or h.published_on for h in by_date]
+    assert days == sorted(days, reverse=True)
+    walruses = [h.id for h in by_date if h.id in ids.values()]
+    assert walruses == [ids["late"], ids["middle"], ids["early"]]
+    by_votes = search.search(embedded, hasher, "walrus pruning", sort="upvotes").hits
+    assert [h.upvotes for h in by_votes] == sorted((h.upvotes for h in by_votes), reverse=True)
+    with pytest.raises(SearchError):
+        search.search(embedded, hasher, "walrus", sort="random")
+
+
+def test_similar_excludes_itself_and_exact_duplicates(embedded: Database, hasher) -> None:
+    a, b, c = add_papers(
+        embedded,
+        paper("Narwhal tusk sensing", "Narwhal sensing with tusks.", arxiv_id="2501.00001"),
+        paper("Narwhal tusk sensing", "Narwhal sensing with tusks.", arxiv_id="2501.00002"),
+        paper("Narwhal tusk sensing II", "Narwhal sensing with tusks, again."),
+    )
+    backfill.embed_pending(embedded, hasher)
+    found = [h.id for h in search.similar(embedded, a, limit=5)]
+    assert a not in found and b not in found
+    assert found[0] == c
+
+
+def test_similar_can_be_restricted_to_recent_papers(embedded: Database, hasher) -> None:
+    [a] = add_papers(embedded, paper("Okapi stripes", "Okapi stripes vision."))
+    backfill.embed_pending(embedded, hasher)
+    hits = search.similar(embedded, a, limit=10, recent_days=3650)
+    assert hits
+    cutoff = date.today().toordinal() - 3650
+    assert all((h.listed_on or h.published_on).toordinal() >= cutoff for h in hits)
+    older = {h.id for h in search.similar(embedded, a, limit=50)} - {h.id for h in hits}
+    assert older, "some neighbour should be older than the cut-off"
+
+
+def test_similar_of_unknown_paper_is_a_404(embedded: Database) -> None:
+    with pytest.raises(SearchError) as err:
+        search.similar(embedded, 10**9)
+    assert err.value.status == 404
+
+
+def test_similar_without_vector_falls_back_to_title_words(embedded: Database) -> None:
+    [pid] = add_papers(embedded, paper("Kolmogorov-Arnold capybara networks"))
+    hits = search.similar(embedded, pid, limit=3)
+    assert hits and all("kolmogorov" in normalise_title(h.title) for h in hits)
+
+
+def test_real_model_finds_a_paper_by_meaning(db: Database, minilm) -> None:
+    ids = add_papers(
+        db,
+        paper("Low-rank adapters", "Adapting large language models with a small GPU footprint."),
+        paper("Dolphin echolocation clicks", "Marine mammals produce clicks for navigation."),
+        paper("Soil nitrogen cycles", "Bacteria fix nitrogen in farmland soils."),
+        paper("Spiral galaxy rotation curves", "Dark matter explains flat rotation curves."),
+    )
+    assert backfill.embed_pending(db, minilm) == 4
+    # No word of the query occurs in the paper: only its meaning can find it.
+    res = search.search(db, minilm, "make fine-tuning cheaper in memory", per_page=2)
+    assert res.hits[0].id == ids[0]
+
+
+def test_trec_run_has_top_100_per_query_with_catalogue_ids(
+    embedded: Database, hasher, tmp_path
+) -> None:
+    from paperfeed.app import Paperfeed
+    from paperfeed.cli.search import write_trec
+    from paperfeed.config import Settings
+
+    pf = Paperfeed(Settings.from_env({}, home=tmp_path), database=embedded)
+    out = tmp_path / "dev.run"
+    write_trec(pf, hasher, [("q1", "language model training"), ("q2", "LoRA")], out)
+    rows = [line.split() for line in out.read_text().splitlines()]
+    with embedded.connection() as conn:
+        known = {r["id"] for r in conn.execute("SELECT id FROM papers")}
+    for qid in ("q1", "q2"):
+        mine = [r for r in rows if r[0] == qid]
+        assert len(mine) == 100
+        assert [int(r[3]) for r in mine] == list(range(1, 101))
+        assert all(r[1] == "Q0" and r[5] == "paperfeed" and int(r[2]) in known for r in mine)
+        scores = [float(r[4]) for r in mine]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_a_pool_of_common_words_is_the_same_however_it_is_read(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sequentially or led by its rarest terms, a pool holds the same first matches as
+    the plain index scan, and the sequential path leaves no planner settings behind."""
+    from paperfeed.index import lexical
+
+    monkeypatch.setattr(lexical, "RARE_DOCS", 0)  # every word counts as common: terms are ANDed
+    with seeded.transaction() as conn:
+        analysed = lexical.analyse(
+            conn, lexical.parse("large language models"), lexical.TermStats().get(conn)
+        )
+        assert analysed.common_share > 0
+        monkeypatch.setattr(lexical, "POOL", 7)  # fewer than the matches: a real cut-off
+        monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 2.0)  # never sequential
+        by_index = lexical.candidates(conn, analysed, "", {}, 100)
+        driven = lexical.candidates(conn, replace(analysed, driving="'larg'"), "", {}, 100)
+        monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 0.0)  # always sequential
+        sequential = lexical.candidates(conn, analysed, "", {}, 100)
+        settings = conn.execute(
+            "SELECT current_setting('enable_indexscan') AS i,"
+            " current_setting('enable_bitmapscan') AS b,"
+            " current_setting('synchronize_seqscans') AS s"
+        ).fetchone()
+    assert len(by_index) == 7
+    assert sequential == by_index
+    assert driven == by_index  # led by one term's index entries, checked against all three
+    assert settings == {"i": "on", "b": "on", "s": "on"}  # the transaction's planning is restored
