@@ -4,6 +4,10 @@ One embedded PostgreSQL server runs per test process (or the server named by
 PAPERFEED_TEST_DATABASE_URL). Migrations run once into a template database;
 each test gets its own copy (CREATE DATABASE … TEMPLATE, ~50 ms), so tests are
 isolated, can commit freely, and run in parallel under pytest-xdist.
+
+Also shared by several packages' tests: a real SMTP server on loopback
+(`mailbox`, `mpf`: a Paperfeed whose mail goes to it) and a small catalogue of
+three topics with hand-made vectors (`corpus`, built from tests/factories.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Delivery fixtures: a real SMTP server (aiosmtpd) on loopback that keeps every message.
+"""Delivery fixtures: dated papers, confirmed subscriptions, a client over the real app.
 
-Recipients whose local part starts with "bounce" are refused with 550 at RCPT
-(a hard bounce), "full" with 552, and "later" with 451 (temporary).
+The SMTP server they send to (`mailbox`, `mpf`) is shared with other packages'
+tests and lives in tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -41,6 +41,10 @@ papers sharing a title is still the first one read), interleaved between
 partitions.
 
 Readers are never blocked by the writers' locks.
+
+This module is longer than the others (~600 lines) on purpose: the batch, the
+writers, the retry and the run bookkeeping share the locking invariants above,
+and splitting them would put one argument for correctness in several files.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `paperfeed embed` and `paperfeed search` commands (registered by cli.py)."""
+"""The `paperfeed embed` and `paperfeed search` commands (registered by cli/)."""
 
 from __future__ import annotations
 
