@@ -1,80 +1,122 @@
-"""`paperfeed db …` and `paperfeed config`: where the database is, its schema, the settings."""
+"""`paperfeed db …` and `paperfeed config`: where the database is, its schema, the settings.
+
+These commands must work on any schema (older, current, newer, or altered),
+so they open the database without the start-up schema check every other
+command makes, and report instead of refusing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from paperfeed import catalogue
-from paperfeed.cli.common import open_app
-from paperfeed.config import Settings
+from paperfeed.cli.common import fail, print_table, settings_from_env
 
-db_app = typer.Typer(help="Database status and migrations.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from paperfeed.db import Database
+
+db_app = typer.Typer(help="Database status, checks and migrations.", no_args_is_help=True)
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The configured (or embedded) database, schema unchecked; a clear line if unreachable."""
+    import psycopg
+
+    from paperfeed.db import CONNECT_TIMEOUT, Database, connection_problem, resolve_url
+
+    url = resolve_url(settings_from_env())
+    try:
+        # A direct connection first: its error says why (the pool's only says it timed out).
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+    except psycopg.Error as exc:
+        fail(connection_problem(exc, url))
+    db = Database(url, pool_size=2)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 @db_app.command("status")
 def db_status() -> None:
     """Show where the database is, its schema version and the latest imports."""
-    from paperfeed.db import migrations
-
-    with open_app(auto_migrate=False) as pf:
-        settings = pf.settings
-        where = (
-            "embedded, in " + str(settings.home / "pgdata")
-            if settings.uses_embedded_database
-            else "external"
-        )
-        version = pf.db.schema_version()
-        latest = len(migrations())
+    settings = settings_from_env()
+    where = (
+        "embedded, in " + str(settings.home / "pgdata")
+        if settings.uses_embedded_database
+        else "external"
+    )
+    with _database() as db:
+        state = db.schema_state()
         typer.echo(f"database: {where}")
-        typer.echo(
-            f"schema version: {version} of {latest}"
-            + ("" if version == latest else " (migration pending)")
-        )
-        typer.echo(f"papers: {catalogue.count_papers(pf.db) if version else 0}")
-        if not version:
+        note = ""
+        if state.mismatched:
+            note = " (CHECKSUM MISMATCH: " + ", ".join(m[0] for m in state.mismatched) + ")"
+        elif state.newer:
+            note = " (newer than this paperfeed: upgrade paperfeed)"
+        elif state.pending or state.unchecked:
+            note = " (migration pending)"
+        typer.echo(f"schema version: {state.applied} of {state.latest}{note}")
+        if not state.applied:
+            typer.echo("papers: 0")
             return
-        with pf.db.connection() as conn:
+        with db.connection() as conn:
+            papers = conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"]
             runs = conn.execute(
                 "SELECT id, source, origin, status, read, new, merged, rejected, started_at"
                 " FROM ingest_runs ORDER BY id DESC LIMIT 10"
             ).fetchall()
+        typer.echo(f"papers: {papers}")
+        columns = ("id", "source", "origin", "status", "read", "new", "merged", "rejected")
         if runs:
-            table = Table(
-                "run", "source", "origin", "status", "read", "new", "merged", "rejected", "started"
+            print_table(
+                (
+                    "run",
+                    "source",
+                    "origin",
+                    "status",
+                    "read",
+                    "new",
+                    "merged",
+                    "rejected",
+                    "started",
+                ),
+                [
+                    [*(str(r[k]) for k in columns), r["started_at"].strftime("%Y-%m-%d %H:%M")]
+                    for r in runs
+                ],
             )
-            for r in runs:
-                table.add_row(
-                    *(
-                        str(r[k])
-                        for k in (
-                            "id",
-                            "source",
-                            "origin",
-                            "status",
-                            "read",
-                            "new",
-                            "merged",
-                            "rejected",
-                        )
-                    ),
-                    r["started_at"].strftime("%Y-%m-%d %H:%M"),
-                )
-            Console().print(table)
 
 
 @db_app.command("migrate")
 def db_migrate() -> None:
-    """Apply pending schema migrations."""
-    with open_app(auto_migrate=False) as pf:
-        applied = pf.db.migrate()
+    """Apply pending schema migrations (refuses on a newer or altered schema)."""
+    from paperfeed.db import SchemaError
+
+    with _database() as db:
+        try:
+            applied = db.migrate()
+        except SchemaError as exc:
+            fail(str(exc))
         typer.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check the server, pgvector, the schema and the grants; exit 1 on any problem."""
+    from paperfeed.db import check, resolve_url
+
+    results = check.run(resolve_url(settings_from_env()))
+    for result in results:
+        typer.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
 
 
 def show_config() -> None:
     """Show every setting and its current value (secrets masked)."""
-    table = Table("variable", "value", "meaning")
-    for row in Settings.from_env().describe():
-        table.add_row(*row)
-    Console().print(table)
+    print_table(("variable", "value", "meaning"), settings_from_env().describe())

@@ -8,15 +8,19 @@ never leaves half a batch behind. Application code never calls commit itself.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg.rows import dict_row
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from paperfeed.config import Settings
@@ -26,10 +30,21 @@ log = logging.getLogger(__name__)
 # Serialises migrations across every process that starts at the same time
 # (several web workers, a scheduler and a CLI import may all start together).
 MIGRATION_LOCK = 7_240_001
+# Seconds to wait for the server to accept a connection (libpq waits forever by
+# default; a wrong host would hang every command).
+CONNECT_TIMEOUT = 5
+# Seconds a caller waits for a free pooled connection before giving up.
+POOL_WAIT = 5.0
 
 
 class SchemaError(RuntimeError):
-    """The database schema is older or newer than this paperfeed."""
+    """The database schema is older or newer than this paperfeed, or was altered."""
+
+
+def checksum(sql: str) -> str:
+    """SHA-256 of a migration's text, line endings normalised (a CRLF checkout is the same file)."""
+    text = sql.replace("\r\n", "\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -61,15 +76,30 @@ def _configure(conn: psycopg.Connection) -> None:
 class Database:
     """A pool of connections to one PostgreSQL database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, name: str = "paperfeed") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        name: str = "paperfeed",
+        connect_timeout: int = CONNECT_TIMEOUT,
+    ) -> None:
         self.url = url
-        self.pool = ConnectionPool(
-            url,
+        self.name = name
+        self.connect_timeout = connect_timeout
+        self.pool = self._open_pool(pool_size)
+
+    def _open_pool(self, size: int) -> ConnectionPool:
+        return ConnectionPool(
+            self.url,
             min_size=1,
-            max_size=pool_size,
-            kwargs={"row_factory": dict_row},
+            max_size=size,
+            kwargs={"row_factory": dict_row, "connect_timeout": self.connect_timeout},
             configure=_configure,
-            name=name,
+            name=self.name,
+            # A request waits this long for a connection, then fails (503), rather
+            # than the library's 30 s; an outage shows at once, not as a hang.
+            timeout=POOL_WAIT,
             open=True,
         )
 
@@ -88,7 +118,7 @@ class Database:
         For work that needs several connections at once whatever the pool size
         (an import's parallel writers); the caller closes it.
         """
-        conn = psycopg.connect(self.url, row_factory=dict_row)
+        conn = psycopg.connect(self.url, row_factory=dict_row, connect_timeout=self.connect_timeout)
         _configure(conn)
         return conn
 
@@ -103,57 +133,154 @@ class Database:
         with self.connection() as conn:
             return current_version(conn)
 
+    def schema_state(self) -> SchemaState:
+        """Applied versus shipped migrations, with any checksum mismatch."""
+        with self.connection() as conn:
+            return schema_state(conn)
+
     def check_schema(self) -> None:
         """Refuse to run on a schema that is not exactly this code's."""
-        have, want = self.schema_version(), len(migrations())
-        if have < want:
-            raise SchemaError(
-                f"database schema is at version {have}, this paperfeed needs {want}: "
-                "run `paperfeed db migrate` (or set PAPERFEED_AUTO_MIGRATE=true)"
-            )
-        if have > want:
-            raise SchemaError(
-                f"database schema is at version {have}, newer than this paperfeed ({want}): "
-                "upgrade paperfeed"
-            )
+        state = self.schema_state()
+        if state.problem:
+            raise SchemaError(state.problem)
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction; return their names."""
+        """Apply pending migrations, each in its own transaction; return their names.
+
+        Refuses (SchemaError, nothing applied) when an applied migration's
+        checksum differs from the shipped file or the schema is newer than this code.
+        """
         applied = []
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with psycopg.connect(
+            self.url, autocommit=True, connect_timeout=self.connect_timeout
+        ) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             try:
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " version integer PRIMARY KEY, name text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                    " applied_at timestamptz NOT NULL DEFAULT now(), checksum text)"
                 )
-                have = current_version(conn)
+                # Builds before checksums made the table without the column.
+                conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+                state = schema_state(conn)
+                if state.mismatched or state.newer:
+                    raise SchemaError(state.problem)
                 for version, name, sql in migrations():
-                    if version <= have:
+                    if version <= state.applied:
                         continue
                     with conn.transaction():
                         conn.execute(sql.encode("utf-8"))
                         conn.execute(
-                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                            (version, name),
+                            "INSERT INTO schema_migrations (version, name, checksum)"
+                            " VALUES (%s, %s, %s)",
+                            (version, name, checksum(sql)),
                         )
                     log.info("applied migration %s", name)
                     applied.append(name)
+                adopted = _adopt_unchecked(conn)
+                if adopted:
+                    log.info(
+                        "recorded checksums of %d migrations applied by an older paperfeed"
+                        " (0006_repair_edited.sql brought them up to the shipped files)",
+                        adopted,
+                    )
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         if applied:
             # Connections opened before the vector extension existed lack its type.
+            size = self.pool.max_size
             self.pool.close()
-            self.pool = ConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self.pool.max_size,
-                kwargs={"row_factory": dict_row},
-                configure=_configure,
-                open=True,
-            )
+            self.pool = self._open_pool(size)
         return applied
+
+
+@dataclass
+class SchemaState:
+    """How a database's applied migrations compare with the ones this code ships."""
+
+    applied: int
+    latest: int
+    # (file name, recorded checksum, shipped checksum) of every applied migration
+    # whose file changed since it ran.
+    mismatched: list[tuple[str, str, str]] = field(default_factory=list)
+    # Applied migrations recorded without a checksum (by builds before checksums).
+    unchecked: int = 0
+
+    @property
+    def pending(self) -> int:
+        return max(self.latest - self.applied, 0)
+
+    @property
+    def newer(self) -> bool:
+        return self.applied > self.latest
+
+    @property
+    def problem(self) -> str:
+        """One line saying why this code must not run on the schema, or ''."""
+        if self.mismatched:
+            name, have, want = self.mismatched[0]
+            more = f" (and {len(self.mismatched) - 1} more)" if len(self.mismatched) > 1 else ""
+            return (
+                f"migration {name}{more} was applied with checksum {have[:12]}, but this "
+                f"paperfeed ships {want[:12]}: the file changed after it ran here. Refusing to "
+                "run; restore the shipped file or use the paperfeed build that made this database"
+            )
+        if self.newer:
+            return (
+                f"database schema is at version {self.applied}, newer than this paperfeed "
+                f"({self.latest}): upgrade paperfeed"
+            )
+        if self.pending or self.unchecked:
+            return (
+                f"database schema is at version {self.applied}, this paperfeed needs "
+                f"{self.latest}: run `paperfeed db migrate` (or set PAPERFEED_AUTO_MIGRATE=true)"
+            )
+        return ""
+
+
+def schema_state(conn: psycopg.Connection) -> SchemaState:
+    """Compare the bookkeeping table with the shipped migrations (read-only)."""
+    shipped = {version: (name, checksum(sql)) for version, name, sql in migrations()}
+    state = SchemaState(applied=current_version(conn), latest=len(shipped))
+    if not state.applied:
+        return state
+    has_column = conn.execute(
+        "SELECT 1 FROM information_schema.columns"
+        " WHERE table_name = 'schema_migrations' AND column_name = 'checksum'"
+        " AND table_schema = current_schema()"
+    ).fetchone()
+    if not has_column:
+        state.unchecked = state.applied
+        return state
+    cur = conn.cursor(row_factory=tuple_row)
+    for version, recorded in cur.execute("SELECT version, checksum FROM schema_migrations"):
+        if version not in shipped:
+            continue
+        name, want = shipped[version]
+        if recorded is None:
+            state.unchecked += 1
+        elif recorded != want:
+            state.mismatched.append((name, str(recorded), want))
+    return state
+
+
+def _adopt_unchecked(conn: psycopg.Connection) -> int:
+    """Record the shipped checksums for migrations applied before checksums existed.
+
+    Only the files edited after shipping (0002-0004) ever differed, and the
+    repair migration has just brought such a database up to them, so from
+    here on the shipped checksums describe it.
+    """
+    shipped = [(version, checksum(sql)) for version, _, sql in migrations()]
+    adopted = 0
+    for version, want in shipped:
+        cur = conn.execute(
+            "UPDATE schema_migrations SET checksum = %s WHERE version = %s AND checksum IS NULL",
+            (want, version),
+        )
+        adopted += cur.rowcount
+    return adopted
 
 
 def current_version(conn: psycopg.Connection) -> int:
@@ -179,6 +306,32 @@ def _first(row: object) -> object:
     if isinstance(row, dict):
         return next(iter(row.values()))
     return row[0]  # type: ignore[index]
+
+
+def mask_url(text: str, url: str = "") -> str:
+    """`text` with the password of `url` (and of any URL or key=value in it) hidden.
+
+    psycopg quotes the connection string in some errors (a mistyped URL is echoed
+    whole), so every message about a connection goes through here first.
+    """
+    if url:
+        with suppress(psycopg.ProgrammingError, ValueError):
+            password = conninfo_to_dict(url).get("password")
+            if password:
+                text = text.replace(str(password), "***")
+    text = _URL_PASSWORD.sub(r"\1***\2", text)
+    return _KV_PASSWORD.sub(r"\1***", text)
+
+
+# "user:secret@host" wherever it appears, even in a URL too mangled to parse.
+_URL_PASSWORD = re.compile(r"([^\s:/@\"']+:)[^\s/@\"']+(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def connection_problem(exc: BaseException, url: str) -> str:
+    """One line about a failed connection, password masked, without a traceback."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return "cannot connect to the database: " + mask_url(first, url)
 
 
 def resolve_url(settings: Settings) -> str:
