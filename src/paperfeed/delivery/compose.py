@@ -203,23 +203,67 @@ def digest_message(*args: Any, **kwargs: Any) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
 
-def confirmation_message(settings: Settings, secret_key: str, sub: Subscription) -> EmailMessage:
-    """The double opt-in email with its signed, expiring, single-use link."""
-    links = Links(settings.base_url, secret_key)
-    subject = _one_line(f"Confirm your paperfeed subscription: {sub.label}")[:200]
+# What confirmation mail calls each kind. Never the query or a filter: the
+# subscribe form mails any address, so anything typed into it would let a
+# stranger put their own words into our mail (spam, phishing, "click here").
+_MAIL_LABELS = {
+    "trending": "trending papers",
+    "search": "a saved search",
+    "for_you": "papers for you",
+}
+
+
+def mail_label(sub: Subscription) -> str:
+    """What a subscription delivers, in words that contain nothing a visitor typed."""
+    return _MAIL_LABELS.get(sub.kind, "papers")
+
+
+def _account_mail(
+    settings: Settings, sub: Subscription, subject: str, template: str, **context: Any
+) -> EmailMessage:
     context = {
         "subject": subject,
-        "label": sub.label,
+        "label": mail_label(sub),
         "cadence": sub.cadence,
         "recipient": sub.email,
-        "confirm_url": links.confirm(sub),
-        "expires_days": tokens.CONFIRM_MAX_AGE // 86400,
+        **context,
     }
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = settings.mail_from
     msg["To"] = sub.email
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(_env.get_template("confirm.txt").render(context))
-    msg.add_alternative(_env.get_template("confirm.html").render(context), subtype="html")
+    msg.set_content(_env.get_template(f"{template}.txt").render(context))
+    msg.add_alternative(_env.get_template(f"{template}.html").render(context), subtype="html")
     return msg
+
+
+def confirmation_message(settings: Settings, secret_key: str, sub: Subscription) -> EmailMessage:
+    """The double opt-in email with its signed, expiring, single-use link."""
+    links = Links(settings.base_url, secret_key)
+    return _account_mail(
+        settings,
+        sub,
+        f"Confirm your paperfeed subscription to {mail_label(sub)}",
+        "confirm",
+        confirm_url=links.confirm(sub),
+        expires_days=tokens.CONFIRM_MAX_AGE // 86400,
+    )
+
+
+def already_subscribed_message(
+    settings: Settings, secret_key: str, sub: Subscription
+) -> EmailMessage:
+    """Sent instead of a confirmation when the address already has this subscription.
+
+    The request changed nothing; only the mailbox's reader gets the manage link,
+    so only they can change the schedule or unsubscribe.
+    """
+    links = Links(settings.base_url, secret_key)
+    return _account_mail(
+        settings,
+        sub,
+        "Your paperfeed subscription",
+        "already",
+        manage_url=links.manage(sub),
+    )

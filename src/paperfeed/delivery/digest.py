@@ -105,3 +105,9 @@ def preview(
 def send_confirmation(pf: Paperfeed, sub: subscriptions.Subscription) -> None:
     """Email the double opt-in link now (raises mailer.DeliveryError on SMTP failure)."""
     mailer.send_now(pf.settings, compose.confirmation_message(pf.settings, pf.secret_key, sub))
+
+
+def send_already_subscribed(pf: Paperfeed, sub: subscriptions.Subscription) -> None:
+    """Tell an address that it already has this subscription, with its manage link."""
+    message = compose.already_subscribed_message(pf.settings, pf.secret_key, sub)
+    mailer.send_now(pf.settings, message)

@@ -84,6 +84,11 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
+def same_address(a: str, b: str) -> bool:
+    """Whether two addresses are the same mailbox for ownership checks (case-insensitive)."""
+    return (a or "").strip().lower() == (b or "").strip().lower()
+
+
 def check_schedule(kind: str, cadence: str, send_hour: int, send_weekday: int, tz: str) -> None:
     """Raise SubscriptionError when any part of a schedule is out of range."""
     if kind not in KINDS:
@@ -114,8 +119,16 @@ def subscribe(
     """Create (or refresh) a pending subscription and give it a new confirmation nonce.
 
     Subscribing again to the same content returns the live subscription: a
-    pending one gets a fresh nonce (older confirmation links stop working), an
-    active or paused one keeps its state and only its schedule is updated.
+    pending one gets a fresh nonce and the new schedule (older confirmation
+    links stop working; nothing is sent before the address confirms), while an
+    active or paused one is left exactly as it is. Anyone can type anyone's
+    address into the form, so a request must never change, or hand the
+    caller, a subscription the address's owner confirmed: the caller mails the
+    owner its manage link instead (`digest.send_already_subscribed`).
+
+    `user_id` links a new subscription to an account; callers pass it only when
+    the account's own address is the subscribed one (`same_address`). It is
+    never written onto a subscription that already has an owner or is live.
     """
     email = normalise_email(email)
     check_schedule(kind, cadence, send_hour, send_weekday, timezone)
@@ -127,16 +140,24 @@ def subscribe(
             "The for-you digest needs an account: sign in, then subscribe from your For you page."
         )
     nonce = secrets.token_urlsafe(18)
+    pending = "subscriptions.status = 'pending'"
     row = conn.execute(
         f"INSERT INTO subscriptions (email, user_id, kind, query, filters, cadence, send_hour,"  # noqa: S608 - constant SQL
         f" send_weekday, timezone, confirm_nonce, link_key)"
         f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         f" ON CONFLICT (lower(email), kind, query, filters, cadence)"
         f"   WHERE status <> 'unsubscribed'"
-        f" DO UPDATE SET send_hour = EXCLUDED.send_hour, send_weekday = EXCLUDED.send_weekday,"
-        f"   timezone = EXCLUDED.timezone, updated_at = now(),"
-        f"   user_id = coalesce(subscriptions.user_id, EXCLUDED.user_id),"
-        f"   confirm_nonce = CASE WHEN subscriptions.status = 'pending'"
+        f" DO UPDATE SET"
+        f"   send_hour = CASE WHEN {pending} THEN EXCLUDED.send_hour"
+        f"               ELSE subscriptions.send_hour END,"
+        f"   send_weekday = CASE WHEN {pending} THEN EXCLUDED.send_weekday"
+        f"                  ELSE subscriptions.send_weekday END,"
+        f"   timezone = CASE WHEN {pending} THEN EXCLUDED.timezone"
+        f"              ELSE subscriptions.timezone END,"
+        f"   user_id = CASE WHEN {pending} THEN coalesce(subscriptions.user_id, EXCLUDED.user_id)"
+        f"             ELSE subscriptions.user_id END,"
+        f"   updated_at = CASE WHEN {pending} THEN now() ELSE subscriptions.updated_at END,"
+        f"   confirm_nonce = CASE WHEN {pending}"
         f"                   THEN EXCLUDED.confirm_nonce ELSE NULL END"
         f" RETURNING {_COLUMNS}",
         (

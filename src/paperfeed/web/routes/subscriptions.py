@@ -154,6 +154,8 @@ def subscribe(
             return _message(request, "Sign in first", NEEDS_ACCOUNT, status=401, signin=True)
         # A personal feed goes only to its owner's own address.
         email = values["email"] = user.email
+    # Only the account whose own address this is may own the subscription.
+    owner = user.id if user and subscriptions.same_address(user.email, email) else None
     try:
         with pf.db.transaction() as conn:
             _limit(conn, request, email)
@@ -167,28 +169,31 @@ def subscribe(
                 send_hour=send_hour,
                 send_weekday=send_weekday,
                 timezone=timezone,
-                user_id=user.id if user else None,
+                user_id=owner,
             )
     except subscriptions.SubscriptionError as exc:
         return _subscribe_page(request, status=422, error=str(exc), **values)
-    if sub.status == "pending":
-        try:
+    try:
+        if sub.status == "pending":
             digest.send_confirmation(pf, sub)
-        except DeliveryError as exc:
-            log.warning("confirmation to subscription %s failed: %s", sub.id, exc)
-            return _message(
-                request,
-                "Could not send the email",
-                "The mail server refused the confirmation email. Please try again later.",
-                status=503,
-            )
+        else:
+            # Nothing changed: the mailbox's reader alone gets the manage link.
+            digest.send_already_subscribed(pf, sub)
+    except DeliveryError as exc:
+        log.warning("confirmation to subscription %s failed: %s", sub.id, exc)
+        return _message(
+            request,
+            "Could not send the email",
+            "The mail server refused the confirmation email. Please try again later.",
+            status=503,
+        )
     # The same answer whether or not the address was already subscribed: the
     # page must not tell a stranger who subscribes to what.
     return _message(
         request,
         "Check your inbox",
-        f"If {sub.email} still needs confirming, a link is on its way. Nothing is "
-        "sent before you click it.",
+        f"An email to {sub.email} is on its way. Nothing is sent, and nothing "
+        "changes, before you click its link.",
     )
 
 
@@ -222,7 +227,8 @@ def confirm_page(request: Request, token: str, pf: Paperfeed = Depends(get_pf)) 
     return _message(
         request,
         "Confirm your subscription",
-        f"Send {sub.label.lower()} ({sub.cadence}) to {sub.email}?",
+        f"Send {sub.label.lower()} ({sub.cadence}, at {sub.send_hour:02d}:00 {sub.timezone})"
+        f" to {sub.email}?",
         action_url=f"/subscriptions/confirm/{token}",
         action_label="Confirm",
         with_csrf=True,
