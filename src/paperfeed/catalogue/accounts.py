@@ -188,6 +188,16 @@ def end_all_sessions(conn: psycopg.Connection, user_id: int) -> None:
     conn.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))
 
 
+def revoke_tokens(conn: psycopg.Connection, user_id: int) -> int:
+    """Delete every API token of a user; return how many there were.
+
+    Called whenever the password changes (a reset or a change on the account
+    page): whoever knew the old password may have minted tokens with it, and
+    a token must not outlive the credential that made it.
+    """
+    return conn.execute("DELETE FROM api_tokens WHERE user_id = %s", (user_id,)).rowcount
+
+
 def purge_expired(conn: psycopg.Connection) -> int:
     """Delete expired sessions, reset tokens and old rate-limit windows; return rows removed."""
     removed = 0
@@ -235,7 +245,7 @@ def create_password_reset(conn: psycopg.Connection, email: str) -> tuple[User, s
 
 
 def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> User:
-    """Set a new password with a reset token; the token and every old session die."""
+    """Set a new password with a reset token; the token, every old session and API token die."""
     check_password(new_password)
     row = conn.execute(
         "UPDATE password_resets SET used_at = now()"
@@ -249,7 +259,14 @@ def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> U
         "UPDATE users SET password_hash = %s WHERE id = %s",
         (_hasher.hash(new_password), row["user_id"]),
     )
+    # Every other link sent for this account dies with this one: an older
+    # mail (say, in a mailbox someone else can read) must not reset it again.
+    conn.execute(
+        "UPDATE password_resets SET used_at = now() WHERE user_id = %s AND used_at IS NULL",
+        (row["user_id"],),
+    )
     end_all_sessions(conn, row["user_id"])
+    revoke_tokens(conn, row["user_id"])
     user = get_user(conn, row["user_id"])
     assert user is not None  # the reset row references the user (ON DELETE CASCADE)
     return user

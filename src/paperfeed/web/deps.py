@@ -4,6 +4,8 @@
 - `current_user(request)`: the signed-in `accounts.User` or None (session
   cookie, or `Authorization: Bearer <api token>` for scripts).
 - `require_user`: the same, but raises Unauthorized (401) when nobody is signed in.
+- `require_session`: like require_user, but refuses (403) requests authenticated by
+  an API token: minting tokens needs a password-backed browser session.
 - `csrf_protect`: put it in `dependencies=[Depends(csrf_protect)]` of every
   state-changing route; it checks the `csrf_token` form field or the
   `X-CSRF-Token` header (requests authenticated by a bearer token are exempt:
@@ -107,6 +109,7 @@ def load_user(request: Request) -> accounts.User | None:
             else:
                 user = accounts.session_user(conn, cookie or "")
     request.state.user = user
+    request.state.by_session = user is not None and token is None
     return user
 
 
@@ -119,6 +122,19 @@ def require_user(user: accounts.User | None = Depends(current_user)) -> accounts
     """The signed-in user; anonymous requests get 401."""
     if user is None:
         raise Unauthorized("Please sign in first.")
+    return user
+
+
+def require_session(
+    request: Request, user: accounts.User = Depends(require_user)
+) -> accounts.User:
+    """The user signed in with a browser session (a password), not with an API token.
+
+    For what a token must never do by itself: mint more tokens, or anything a
+    stolen token could use to outlive its revocation.
+    """
+    if not getattr(request.state, "by_session", False):
+        raise Forbidden("This needs a signed-in browser session, not an API token.")
     return user
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
 from paperfeed.catalogue.accounts import User
-from paperfeed.web.deps import csrf_protect, get_pf, render, require_user
+from paperfeed.web.deps import csrf_protect, get_pf, render, require_session, require_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,9 +32,9 @@ def create_token(
     request: Request,
     name: str = Form(""),
     pf: Paperfeed = Depends(get_pf),
-    user: User = Depends(require_user),
+    user: User = Depends(require_session),
 ) -> HTMLResponse:
-    """Create an API token and show it once."""
+    """Create an API token and show it once (a token cannot mint tokens)."""
     with pf.db.transaction() as conn:
         token = accounts.create_api_token(conn, user.id, name)
     return _account(request, pf, user, new_token=token)
