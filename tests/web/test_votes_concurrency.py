@@ -46,10 +46,12 @@ def served(pf):
 
 def test_200_users_voting_at_once_count_200(pf, served):
     [pid] = add_papers(pf, paper("Popular", date(2024, 9, 20), 0))
-    token = csrf_token_for(pf.secret_key, CSRF_COOKIE_VALUE)
     sessions = _sessions(pf, 200)
+    # A CSRF token is good for one session only.
+    tokens = [csrf_token_for(pf.secret_key, CSRF_COOKIE_VALUE, s) for s in sessions]
     with ThreadPoolExecutor(max_workers=50) as pool:
-        codes = list(pool.map(lambda s: _vote(served, s, token, pid), sessions))
+        pairs = zip(sessions, tokens, strict=True)
+        codes = list(pool.map(lambda st: _vote(served, *st, pid), pairs))
     assert codes == [200] * 200
     with pf.db.connection() as conn:
         assert lists.upvote_count(conn, pid) == 200
@@ -57,8 +59,8 @@ def test_200_users_voting_at_once_count_200(pf, served):
 
 def test_one_user_voting_50_times_at_once_counts_once(pf, served):
     [pid] = add_papers(pf, paper("Contested", date(2024, 9, 20), 7))
-    token = csrf_token_for(pf.secret_key, CSRF_COOKIE_VALUE)
     [session] = _sessions(pf, 1)
+    token = csrf_token_for(pf.secret_key, CSRF_COOKIE_VALUE, session)
     with ThreadPoolExecutor(max_workers=50) as pool:
         codes = list(pool.map(lambda _: _vote(served, session, token, pid), range(50)))
     assert codes == [200] * 50

@@ -38,6 +38,10 @@ from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
+# Under https both cookies carry this prefix: the browser then accepts them only
+# Secure, host-only and for Path=/, so no other host (or plain-http port) can
+# plant one of ours ("cookie tossing").
+HOST_PREFIX = "__Host-"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
@@ -88,6 +92,21 @@ def get_pf(request: Request) -> Paperfeed:
     return request.app.state.paperfeed
 
 
+def cookie_name(base_url: str, name: str) -> str:
+    """The name a cookie has on this instance: `__Host-` prefixed when served over https."""
+    return HOST_PREFIX + name if base_url.startswith("https://") else name
+
+
+def session_cookie(request: Request) -> str:
+    """The name of the session cookie on this instance."""
+    return cookie_name(get_pf(request).settings.base_url, SESSION_COOKIE)
+
+
+def session_token(request: Request) -> str | None:
+    """This browser's session token (the cookie's value), if it sent one."""
+    return request.cookies.get(session_cookie(request))
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -101,7 +120,7 @@ def load_user(request: Request) -> accounts.User | None:
     user = None
     pf = get_pf(request)
     token = _bearer(request)
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = session_token(request)
     if token or cookie:
         with pf.db.transaction() as conn:
             if token:
@@ -140,20 +159,28 @@ def require_session(
 
 def csrf_secret(request: Request) -> str:
     """The per-browser CSRF secret from the cookie the middleware sets."""
-    return getattr(request.state, "csrf_secret", None) or request.cookies.get(CSRF_COOKIE, "")
+    name = cookie_name(get_pf(request).settings.base_url, CSRF_COOKIE)
+    return getattr(request.state, "csrf_secret", None) or request.cookies.get(name, "")
 
 
-def csrf_token_for(secret_key: str, cookie_value: str) -> str:
-    """The CSRF token that matches a CSRF cookie value: HMAC-SHA256 under the instance key."""
-    message = b"csrf:" + cookie_value.encode("utf-8")
+def csrf_token_for(secret_key: str, cookie_value: str, session: str = "") -> str:
+    """The CSRF token for a CSRF cookie value and a session: HMAC-SHA256 under the instance key.
+
+    The session is part of the message so that a token is good only for the
+    session it was shown to: someone who plants their own CSRF cookie in a
+    victim's browser (from another port of the same host, which shares its
+    cookies) holds a matching token for *their* session, never for the victim's.
+    """
+    message = b"csrf:" + cookie_value.encode("utf-8") + b"\0" + session.encode("utf-8")
     return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def csrf_token(request: Request) -> str:
-    """The token forms and scripts send back for this browser's CSRF cookie."""
+    """The token forms and scripts send back for this browser's CSRF cookie and session."""
     if getattr(request.state, "shared_render", False):
         return _CSRF_PLACEHOLDER
-    return csrf_token_for(get_pf(request).secret_key, csrf_secret(request))
+    session = session_token(request) or ""
+    return csrf_token_for(get_pf(request).secret_key, csrf_secret(request), session)
 
 
 # Stands for the visitor's CSRF token in a page rendered for every anonymous
@@ -174,7 +201,8 @@ async def csrf_protect(request: Request) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not request.cookies.get(CSRF_COOKIE) or not sent:
+    cookie = request.cookies.get(cookie_name(get_pf(request).settings.base_url, CSRF_COOKIE))
+    if not cookie or not sent:
         raise Forbidden("Missing CSRF token: reload the page and try again.")
     if not hmac.compare_digest(sent, csrf_token(request)):
         raise Forbidden("Invalid CSRF token: reload the page and try again.")

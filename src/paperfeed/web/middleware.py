@@ -18,7 +18,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperfeed.web.deps import CSRF_COOKIE
+from paperfeed.web.deps import CSRF_COOKIE, HOST_PREFIX
 from paperfeed.web.errors import wants_json
 
 access_log = logging.getLogger("paperfeed.web.access")
@@ -42,6 +42,16 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+
+# Sent only when the base URL is https (a browser ignores it over plain http anyway).
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def _shared_cache(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response may be kept by shared caches: such a reply must not set a cookie,
+    or a proxy would hand one visitor's CSRF cookie to everyone."""
+    return any(k == b"cache-control" and b"public" in v.lower() for k, v in headers)
+
 
 _ERROR_HTML = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Server error</title>"
@@ -70,6 +80,9 @@ class WebMiddleware:
     def __init__(self, app: ASGIApp, *, secure_cookies: bool = False) -> None:
         self.app = app
         self.secure_cookies = secure_cookies
+        # Over https: a host-only, Secure cookie nobody else can plant, and HSTS.
+        self.csrf_cookie = HOST_PREFIX + CSRF_COOKIE if secure_cookies else CSRF_COOKIE
+        self.extra_headers = [HSTS] if secure_cookies else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +94,7 @@ class WebMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         new_csrf = None
-        if not _cookie(headers, CSRF_COOKIE):
+        if not _cookie(headers, self.csrf_cookie):
             new_csrf = secrets.token_urlsafe(24)
             state["csrf_secret"] = new_csrf
         path = scope.get("path", "")
@@ -97,8 +110,9 @@ class WebMiddleware:
                 csp = DOCS_CSP if path == "/api/docs" else CSP
                 if not any(k == b"content-security-policy" for k, _ in out):
                     out.append((b"content-security-policy", csp.encode()))
-                out.extend(h for h in SECURITY_HEADERS if h[0] not in {k for k, _ in out})
-                if new_csrf:
+                present = {k for k, _ in out}
+                out.extend(h for h in SECURITY_HEADERS + self.extra_headers if h[0] not in present)
+                if new_csrf and not _shared_cache(out):
                     out.append((b"set-cookie", self._csrf_cookie(new_csrf)))
                 message = {**message, "headers": out}
             await send(message)
@@ -125,7 +139,7 @@ class WebMiddleware:
             )
 
     def _csrf_cookie(self, value: str) -> bytes:
-        cookie = f"{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"
+        cookie = f"{self.csrf_cookie}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"
         if self.secure_cookies:
             cookie += "; Secure"
         return cookie.encode()

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
-from paperfeed.web.deps import SESSION_COOKIE, csrf_protect, get_pf, render
+from paperfeed.web.deps import csrf_protect, get_pf, render, session_cookie, session_token
 from paperfeed.web.errors import TooManyRequests
 from paperfeed.web.mail import send_password_reset
 from paperfeed.web.routes.papers import local_path
@@ -42,7 +42,7 @@ def start_session(request: Request, response: Response, conn, user: accounts.Use
     """Open a server-side session and give the browser its cookie."""
     token = accounts.create_session(conn, user.id, request.headers.get("user-agent", ""))
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie(request),
         token,
         max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
         httponly=True,
@@ -116,12 +116,15 @@ def signin(
 @router.post("/signout", dependencies=[Depends(csrf_protect)])
 def signout(request: Request, pf: Paperfeed = Depends(get_pf)) -> Response:
     """End this browser's session."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if token:
         with pf.db.transaction() as conn:
             accounts.end_session(conn, token)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    secure = request.app.state.paperfeed.settings.base_url.startswith("https://")
+    response.delete_cookie(
+        session_cookie(request), path="/", secure=secure, httponly=True, samesite="lax"
+    )
     return response
 
 
