@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -430,3 +431,31 @@ def test_urllib_get_raises_oserror_when_nothing_listens() -> None:
     server.server_close()  # the port is now (almost certainly) closed
     with pytest.raises(OSError):
         urllib_get(f"http://127.0.0.1:{port}/", {}, 5.0)
+
+
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:1/", "http://paperfeed-test.invalid/"], ids=["refused", "dns"]
+)
+def test_an_unreachable_host_fails_at_once_without_retrying(target: str) -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    def unreachable(url: str, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        calls.append(url)
+        return urllib_get(target, headers, 5.0)
+
+    client = ArxivClient(http_get=unreachable, sleep=clock.sleep, clock=clock)
+    with pytest.raises(SourceUnavailable, match="network error"):
+        list(client.harvest("cs", None))
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+def test_each_retry_is_logged_with_its_wait(caplog: pytest.LogCaptureFixture) -> None:
+    busy = HttpResponse(503, {}, b"")
+    client, _, _ = make_client([busy, OSError("timed out"), ok(fixture("oai_arxiv_page2.xml"))])
+    with caplog.at_level(logging.WARNING, logger="paperfeed.sources.arxiv"):
+        list(client.harvest("cs", None))
+    assert [r.getMessage() for r in caplog.records] == [
+        "arXiv: HTTP 503; retrying in 5 s (attempt 2 of 6)",
+        "arXiv: network error: timed out; retrying in 10 s (attempt 3 of 6)",
+    ]

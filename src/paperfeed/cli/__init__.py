@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
 from paperfeed.cli import accounts, db, digest, ingest, personal, search, serve
-from paperfeed.cli.common import console, open_app, progress_bar
+from paperfeed.cli.common import command_group, console, open_app, progress_bar
 
-app = typer.Typer(help="paperfeed: self-hosted research-paper discovery.", no_args_is_help=True)
+app = command_group(help="paperfeed: self-hosted research-paper discovery.")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(ingest.export_app, name="export")
 app.add_typer(db.db_app, name="db")

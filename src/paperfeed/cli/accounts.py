@@ -7,21 +7,25 @@ runs too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
-from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts, submissions
+from paperfeed.cli.common import command_group
+
+if TYPE_CHECKING:
+    from paperfeed.app import Paperfeed
 
 
 def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
     """Add the `submissions` command group to the CLI."""
-    group = typer.Typer(help="Papers users submitted on the web.", no_args_is_help=True)
+    group = command_group(help="Papers users submitted on the web.")
     app.add_typer(group, name="submissions")
 
     @group.command("fetch")
     def fetch(limit: int = typer.Option(100, help="At most this many submissions.")) -> None:
         """Fetch pending arXiv submissions from arXiv and import them."""
+        from paperfeed.catalogue import submissions
         from paperfeed.sources.arxiv import ArxivClient
 
         with open_app() as pf:
@@ -31,6 +35,8 @@ def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
     @group.command("list")
     def pending(limit: int = typer.Option(50, help="At most this many.")) -> None:
         """Show the submissions still waiting to be fetched."""
+        from paperfeed.catalogue import accounts
+
         with open_app() as pf, pf.db.transaction() as conn:
             rows = accounts.pending_submissions(conn, limit)
         for row in rows:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 
 
+def command_group(help: str) -> typer.Typer:  # noqa: A002 - Typer's own name for it
+    """A command (group) with plain help: Rich help formatting costs 0.4 s at every start."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
 def settings_from_env(**overrides: object) -> Settings:
     """The settings for one command; a bad value is one line naming the variable, exit 2."""
     from paperfeed.config import ConfigError, Settings

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from paperfeed.cli.common import fail, print_table, settings_from_env
+from paperfeed.cli.common import command_group, fail, print_table, settings_from_env
 
 if TYPE_CHECKING:
     from paperfeed.db import Database
 
-db_app = typer.Typer(help="Database status, checks and migrations.", no_args_is_help=True)
+db_app = command_group(help="Database status, checks and migrations.")
 
 
 @contextmanager

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from paperfeed.cli.common import console, open_app
+from paperfeed.cli.common import command_group, console, open_app
 
-digest_app = typer.Typer(help="Email digests: preview and send.", no_args_is_help=True)
+digest_app = command_group(help="Email digests: preview and send.")
 
 
 def _parse_now(value: str | None):

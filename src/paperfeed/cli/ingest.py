@@ -12,22 +12,24 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from paperfeed import catalogue
-from paperfeed.app import Paperfeed
-from paperfeed.cli.common import console, open_app, progress_bar
-from paperfeed.model import Item
+from paperfeed.cli.common import command_group, console, open_app, progress_bar
 
-ingest_app = typer.Typer(
-    help="Import papers from a source into the catalogue.", no_args_is_help=True
-)
-export_app = typer.Typer(help="Export the catalogue.", no_args_is_help=True)
+if TYPE_CHECKING:  # the catalogue pulls in the database driver: imported when a command runs
+    from paperfeed import catalogue
+    from paperfeed.app import Paperfeed
+    from paperfeed.model import Item
+
+ingest_app = command_group(help="Import papers from a source into the catalogue.")
+export_app = command_group(help="Export the catalogue.")
 
 
 def _print_report(report: catalogue.IngestReport, papers_after: int, papers_before: int) -> None:
+    from rich.table import Table
+
     table = Table(title=f"ingest {report.source}: {report.origin}", show_header=False)
     table.add_row("records read", str(report.read))
     table.add_row("new papers", str(report.new))
@@ -57,6 +59,8 @@ def run_ingest(
     on_done: Callable[[Paperfeed, catalogue.IngestReport], None] | None = None,
 ) -> catalogue.IngestReport:
     """Feed one source's items to the catalogue with a progress bar and print the summary."""
+    from paperfeed import catalogue
+
     with open_app() as pf:
         before = catalogue.count_papers(pf.db)
         with progress_bar() as bar:
@@ -150,6 +154,7 @@ def ingest_arxiv(
     max_results: int = typer.Option(100, help="With --query: how many results to fetch."),
 ) -> None:
     """Import from arXiv: an OAI-PMH harvest (incremental) or an Atom API search."""
+    from paperfeed import catalogue
     from paperfeed.sources import SourceUnavailable, arxiv
 
     client = arxiv.ArxivClient()
@@ -210,6 +215,7 @@ def export_jsonl(
     ),
 ) -> None:
     """Export every paper with all its sightings, one JSON object per line (lossless)."""
+    from paperfeed import catalogue
     from paperfeed.sources import jsonl
 
     with open_app() as pf:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from paperfeed.app import Paperfeed
+from paperfeed.cli.common import command_group
+
+if TYPE_CHECKING:
+    from paperfeed.app import Paperfeed
 
 
 def _user_id(pf: Paperfeed, email: str) -> int:
@@ -24,12 +28,8 @@ def _user_id(pf: Paperfeed, email: str) -> int:
 
 def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
     """Add the `topics` and `library` command groups to the CLI."""
-    topics_app = typer.Typer(
-        help="The topic map: cluster the catalogue, place new papers.", no_args_is_help=True
-    )
-    library_app = typer.Typer(
-        help="A user's library: import and export BibTeX/CSV.", no_args_is_help=True
-    )
+    topics_app = command_group(help="The topic map: cluster the catalogue, place new papers.")
+    library_app = command_group(help="A user's library: import and export BibTeX/CSV.")
     app.add_typer(topics_app, name="topics")
     app.add_typer(library_app, name="library")
 

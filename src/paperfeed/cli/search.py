@@ -7,14 +7,16 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
-from paperfeed.app import Paperfeed
-from paperfeed.index import backfill, search
+if TYPE_CHECKING:  # the index pulls in numpy and the database driver: imported when run
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from paperfeed.app import Paperfeed
+    from paperfeed.index import search
 
 TREC_DEPTH = 100
 
@@ -31,6 +33,8 @@ def _filters(
     has_code: bool | None,
     min_upvotes: int | None,
 ) -> search.Filters:
+    from paperfeed.index import search
+
     return search.Filters(
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
@@ -55,6 +59,8 @@ def _read_queries(path: Path) -> list[tuple[str, str]]:
 
 def write_trec(pf: Paperfeed, embedder: Any, queries: list[tuple[str, str]], out: Path) -> int:
     """Run every query and write the top TREC_DEPTH results as a TREC run; return lines written."""
+    from paperfeed.index import search
+
     lines = 0
     with out.open("w", encoding="utf-8") as fh:
         for qid, query in queries:
@@ -83,11 +89,14 @@ def register(
         model: str | None = typer.Option(
             None, help="Model to embed with (default: the configured one)."
         ),
-        batch_size: int = typer.Option(
-            backfill.BATCH_SIZE, help="Papers per batch (one transaction each)."
+        batch_size: int | None = typer.Option(
+            None, help="Papers per batch, one transaction each (default: index.backfill's)."
         ),
     ) -> None:
         """Give every paper without a vector (or with another model's) a vector; resumable."""
+        from paperfeed.index import backfill
+
+        batch_size = batch_size or backfill.BATCH_SIZE
         with open_app() as pf:
             embedder = load_embedder(pf, model)
             pending = backfill.count_pending(pf.db, embedder.name)
@@ -124,6 +133,7 @@ def register(
         ),
     ) -> None:
         """Search the catalogue (hybrid keyword + semantic), or run a query file into a TREC run."""
+        from paperfeed.index import search
         if (queries is None) != (trec is None) or (queries is None and query is None):
             raise typer.BadParameter("give a QUERY, or both --queries FILE and --trec OUT")
         if query is not None:

@@ -6,6 +6,7 @@ recorded responses; `urllib_get` is the real one, from the standard library.
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -45,6 +46,14 @@ def urllib_get(url: str, headers: Mapping[str, str], timeout: float) -> HttpResp
     if len(body) > MAX_BODY:
         raise OSError(f"response larger than {MAX_BODY} bytes")
     return HttpResponse(status, response_headers, body)
+
+
+def is_permanent(exc: OSError) -> bool:
+    """Whether a transport failure cannot recover by retrying: a name that does not
+    resolve, or a host that refuses the connection (no network, a typo, a firewall).
+    Timeouts, resets and broken responses may recover and are retried."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, socket.gaierror | ConnectionRefusedError)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from paperfeed.model import Item
 from paperfeed.sources import SourceUnavailable
 from paperfeed.sources.arxiv.atom import AtomPage, parse_atom
 from paperfeed.sources.arxiv.oai import OaiPage, parse_oai
-from paperfeed.sources.http import USER_AGENT, HttpGet, retry_after, urllib_get
+from paperfeed.sources.http import USER_AGENT, HttpGet, is_permanent, retry_after, urllib_get
+
+log = logging.getLogger(__name__)
 
 API_URL = "https://export.arxiv.org/api/query"
 OAI_URL = "https://export.arxiv.org/oai2"
@@ -107,6 +110,8 @@ class ArxivClient:
             try:
                 response = self.http_get(url, headers, self.timeout)
             except OSError as exc:
+                if is_permanent(exc):
+                    raise SourceUnavailable(f"{url}: network error: {exc}") from exc
                 problem, delay = f"network error: {exc}", self._backoff_delay(attempt)
             else:
                 if 200 <= response.status < 300:
@@ -118,7 +123,15 @@ class ArxivClient:
                 delay = self._backoff_delay(attempt) if wait is None else wait
             if attempt == self.max_retries:
                 raise SourceUnavailable(f"{url}: {problem} after {attempt + 1} attempts")
-            self.sleep(min(delay, self.max_delay))
+            delay = min(delay, self.max_delay)
+            log.warning(
+                "arXiv: %s; retrying in %.0f s (attempt %d of %d)",
+                problem,
+                delay,
+                attempt + 2,
+                self.max_retries + 1,
+            )
+            self.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _wait_turn(self) -> None:

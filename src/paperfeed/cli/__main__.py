@@ -1,0 +1,5 @@
+"""`python -m paperfeed.cli`: the same as the `paperfeed` command."""
+
+from paperfeed.cli import main
+
+main()
