@@ -72,6 +72,23 @@ def normalise_arxiv_id(value: str | None) -> str | None:
     return None
 
 
+def http_url(value: str | None) -> str | None:
+    """`value` when it is an absolute http(s) URL with a host, else None.
+
+    The one rule for every outside link paperfeed stores or shows: anything
+    else (javascript:, data:, relative paths, protocol-relative //host) could
+    run script or leave the site in ways a reader does not expect.
+    """
+    text = (value or "").strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not host or any(ch.isspace() or ch in "<>\"'\\" for ch in text):
+        return None
+    return text
+
+
 def identity(arxiv_id: str | None, normalised_title: str) -> str:
     """The catalogue key of a paper (see `Paper.identity`)."""
     return "arxiv:" + arxiv_id if arxiv_id else "title:" + normalised_title

@@ -33,8 +33,13 @@ def test_list_papers_returns_stable_fields(client, pf):
         "github_url",
         "upvotes",
         "url",
+        "links",
+        "summary",
+        "key_phrases",
+        "comments",
     }
     assert card["arxiv_id"] == "2409.00001" and card["upvotes"] == 2
+    assert [link["kind"] for link in card["links"]] == ["arxiv", "pdf"]
     weekly = client.get("/api/papers?period=weekly&date=2024-09-18").json()
     assert weekly["start"] == "2024-09-16" and weekly["end"] == "2024-09-22"
     assert weekly["total"] == 2

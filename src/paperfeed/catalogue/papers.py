@@ -60,6 +60,7 @@ from typing import Any
 
 import psycopg
 
+from paperfeed.catalogue import derive
 from paperfeed.db import Database
 from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
 
@@ -520,6 +521,8 @@ def ingest(
         finally:
             owner.execute("SELECT pg_advisory_unlock(%s)", (_run_lock(report.run_id),))
     _finish_run(db, report, "finished", None)
+    # Authors, links and imported summaries of what changed (see catalogue/derive.py).
+    derive.sync(db)
     return report
 
 

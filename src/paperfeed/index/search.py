@@ -89,13 +89,21 @@ class Filters:
             parts.append("lower(p.organization) = lower(%(organization)s)")
             params["organization"] = without_controls(self.organization).strip()
         if self.has_code is True:
-            parts.append("p.github_url IS NOT NULL")
+            parts.append(HAS_CODE)
         elif self.has_code is False:
-            parts.append("p.github_url IS NULL")
+            parts.append(f"NOT {HAS_CODE}")
         if self.min_upvotes is not None:
             parts.append(f"{UPVOTES} >= %(min_upvotes)s")
             params["min_upvotes"] = self.min_upvotes
         return "".join(" AND " + p for p in parts), params
+
+
+# "Has code": the github_url field, or any code link found in the paper's
+# fields, raw records or abstract (catalogue/links.py).
+HAS_CODE = (
+    "(p.github_url IS NOT NULL OR EXISTS (SELECT 1 FROM paper_links cl"
+    " WHERE cl.paper_id = p.id AND cl.kind = 'code'))"
+)
 
 
 @dataclass

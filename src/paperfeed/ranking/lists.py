@@ -34,9 +34,20 @@ AGE_OFFSET_HOURS = 2
 
 DAY = "coalesce(p.listed_on, p.published_on)"
 UPVOTES = "(p.imported_upvotes + (SELECT count(*) FROM votes v WHERE v.paper_id = p.id))::int"
+# What the community layer adds to a card: its links (catalogue/links.py), the
+# one-line summary and key phrases, and the number of visible comments.
+EXTRAS = (
+    "(SELECT coalesce(json_agg(json_build_object('kind', l.kind, 'url', l.url,"
+    "   'label', l.label, 'stars', l.stars) ORDER BY l.rank), '[]')"
+    "   FROM paper_links l WHERE l.paper_id = p.id) AS links,"
+    " (SELECT s.summary FROM paper_summaries s WHERE s.paper_id = p.id) AS summary,"
+    " (SELECT s.key_phrases FROM paper_summaries s WHERE s.paper_id = p.id) AS key_phrases,"
+    " (SELECT count(*) FROM comments c WHERE c.paper_id = p.id AND c.status = 'visible')::int"
+    "   AS comments"
+)
 CARD_COLUMNS = (
     "p.id, p.arxiv_id, p.title, p.abstract, p.authors, p.author_count, p.organization,"
-    f" p.published_on, p.listed_on, p.github_url, {DAY} AS day, {UPVOTES} AS upvotes"
+    f" p.published_on, p.listed_on, p.github_url, {DAY} AS day, {UPVOTES} AS upvotes, {EXTRAS}"
 )
 
 
@@ -215,6 +226,33 @@ def organization_papers(
         f"SELECT {CARD_COLUMNS} FROM papers p WHERE p.organization = %s"  # noqa: S608
         " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
         (name, limit, offset),
+    ).fetchall()
+    return rows, total
+
+
+def card_extras(conn: psycopg.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The EXTRAS fields of these papers (for cards built elsewhere, e.g. search hits)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT p.id, {EXTRAS} FROM papers p WHERE p.id = ANY(%s)",  # noqa: S608 - constant SQL
+        (ids,),
+    ).fetchall()
+    return {r.pop("id"): r for r in rows}
+
+
+def author_papers(
+    conn: psycopg.Connection, author_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """An author's papers, newest first, and how many there are."""
+    total = conn.execute(
+        "SELECT count(*) AS n FROM paper_authors WHERE author_id = %s", (author_id,)
+    ).fetchone()["n"]
+    rows = conn.execute(
+        f"SELECT {CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
+        " WHERE p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = %s)"
+        " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
+        (author_id, limit, offset),
     ).fetchall()
     return rows, total
 

@@ -24,6 +24,7 @@ shows at once; only the clock-driven parts (trending order) may lag, as above.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -52,6 +53,10 @@ CARD_FIELDS = (
     "published_on",
     "github_url",
     "arxiv_id",
+    "links",
+    "summary",
+    "key_phrases",
+    "comments",
 )
 
 
@@ -137,7 +142,9 @@ def keep_shared_page(key: tuple[Any, ...], body: bytes) -> None:
 
 
 def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    if isinstance(value, list):  # authors, key phrases; links are a list of dicts
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 def clear() -> None:

@@ -31,7 +31,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts, library
+from paperfeed.catalogue import accounts, authors, library, links
 from paperfeed.db import snapshot
 from paperfeed.web import cached
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
@@ -65,6 +65,20 @@ def highlight(value: str | None) -> Markup:
     return Markup(escaped + "</mark>" * max(opened, 0))
 
 
+def linkify(value: str | None) -> Markup:
+    """Escaped text in which every http(s) URL is a link (rel="nofollow noopener")."""
+    text = value or ""
+    out, at = [], 0
+    for start, end, url in links.url_spans(text):
+        out.append(str(escape(text[at:start])))
+        out.append(
+            f'<a href="{escape(url)}" rel="nofollow noopener">{escape(text[start:end])}</a>'
+        )
+        at = end
+    out.append(str(escape(text[at:])))
+    return Markup("".join(out))
+
+
 # Other routers add their entries here at import time: (label, href, nav key).
 NAV_LINKS: list[tuple[str, str, str]] = []
 FOOTER_LINKS: list[tuple[str, str]] = []
@@ -72,6 +86,9 @@ templates.env.globals["nav_links"] = NAV_LINKS
 templates.env.globals["footer_links"] = FOOTER_LINKS
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["highlight"] = highlight
+templates.env.filters["author_slug"] = authors.slug_of
+templates.env.filters["linkify"] = linkify
+templates.env.globals["link_labels"] = links.LABELS
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from paperfeed.app import Paperfeed
 from paperfeed.index import search as hybrid
+from paperfeed.ranking import lists
 from paperfeed.web.errors import BadRequest, NotFound, WebError
 
 log = logging.getLogger("paperfeed.web")
@@ -100,7 +101,17 @@ def search(pf: Paperfeed, query: Query) -> Results:
     except hybrid.SearchError as exc:
         raise _raise(exc) from None
     engine = "hybrid" if model is not None else "keyword"
-    return Results([_hit_dict(h) for h in found.hits], found.total, engine)
+    return Results(_with_extras(pf, [_hit_dict(h) for h in found.hits]), found.total, engine)
+
+
+def _with_extras(pf: Paperfeed, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the community fields (links, summary, key phrases, comments) to result cards."""
+    if cards:
+        with pf.db.transaction() as conn:
+            extras = lists.card_extras(conn, [c["id"] for c in cards])
+        for card in cards:
+            card.update(extras.get(card["id"], {}))
+    return cards
 
 
 def similar(pf: Paperfeed, paper_id: int, limit: int) -> list[dict[str, Any]]:

@@ -8,6 +8,18 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class LinkOut(BaseModel):
+    """Something a paper links to (catalogue/links.py); always an http(s) URL."""
+
+    kind: str = Field(description="arxiv, pdf, code, project, hf_model, hf_dataset, hf_space, doi")
+    url: str
+    label: str
+    stars: int | None = Field(None, description="GitHub stars, when the optional job fetched them")
+
+
+_OPTIONAL = ("links", "summary", "key_phrases", "comments")
+
+
 class PaperOut(BaseModel):
     """A paper as lists show it."""
 
@@ -24,12 +36,18 @@ class PaperOut(BaseModel):
     github_url: str | None
     upvotes: int = Field(description="imported upvotes plus votes cast on this instance")
     url: str = Field(description="path of the paper page on this instance")
+    links: list[LinkOut] = Field(default_factory=list)
+    summary: str | None = Field(None, description="one-line summary (Hugging Face's or computed)")
+    key_phrases: list[str] = Field(default_factory=list)
+    comments: int = Field(0, description="visible comments in the paper's discussion")
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> PaperOut:
-        return cls(
-            **{k: row.get(k) for k in cls.model_fields if k != "url"}, url=f"/papers/{row['id']}"
-        )
+        fields = {k: row.get(k) for k in cls.model_fields if k != "url"}
+        for key in _OPTIONAL:  # absent before a paper's community rows exist
+            if fields[key] is None:
+                del fields[key]
+        return cls(**fields, url=f"/papers/{row['id']}")
 
 
 class TrendingPaper(PaperOut):

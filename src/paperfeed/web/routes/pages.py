@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue import follows
 from paperfeed.ranking import lists
 from paperfeed.web import cached
 from paperfeed.web.deps import (
@@ -125,6 +126,7 @@ def organization(
             if total == 0:
                 raise NotFound("No papers from this organisation.")
             voted = voted_ids(conn, user, papers)
+            followed = bool(user) and follows.follows_org(conn, user.id, name)
         context = {
             "name": name,
             "papers": papers,
@@ -132,6 +134,7 @@ def organization(
             "page": page,
             "pages": max(1, math.ceil(total / PER_PAGE)),
             "voted": voted,
+            "followed": followed,
         }
         return render(request, "org.html", context)
 

@@ -1,0 +1,133 @@
+"""Rows derived from papers: authors, links and imported summaries, kept in step.
+
+Triggers (0006_community.sql) queue a paper in `paper_derive_queue` whenever
+an import creates it, changes a field the derived rows come from, or adds a
+raw sighting. `sync` drains the queue batch by batch: each batch is one
+transaction that takes its queue rows with FOR UPDATE SKIP LOCKED (two syncs
+share the work), rewrites the papers' author rows and links, keeps Hugging
+Face's summary and keywords (or drops a computed summary whose text changed),
+merges author variants it made possible, and deletes the queue rows. A paper
+changed while its batch runs is queued again by its own transaction (the
+insert waits for the batch's lock, then finds the row gone), so nothing is
+lost; a crash leaves the queue as it was.
+
+`ingest` calls `sync` after every import; the embedding back-fill and the
+scheduler call it too, so a database upgraded from before 0006 catches up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from paperfeed.catalogue import authors, links
+from paperfeed.db import Database
+
+BATCH = 1_000
+MAX_PHRASES = 10
+
+
+def text_md5(title: str, abstract: str) -> str:
+    """The fingerprint a summary is made from (same as md5(title || E'\\n' || abstract))."""
+    return hashlib.md5(f"{title}\n{abstract}".encode()).hexdigest()  # noqa: S324 - not security
+
+
+def _hf_summary(raws: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
+    """Hugging Face's ai_summary / ai_keywords from the raw records, if any has them."""
+    for raw in raws:
+        fields = raw.get("paper") if isinstance(raw.get("paper"), dict) else raw
+        summary = fields.get("ai_summary")
+        keywords = fields.get("ai_keywords")
+        phrases = (
+            [" ".join(k.split()) for k in keywords if isinstance(k, str) and k.strip()]
+            if isinstance(keywords, list)
+            else []
+        )
+        if isinstance(summary, str) and summary.strip() or phrases:
+            text = " ".join(summary.split()) if isinstance(summary, str) else ""
+            return text[:1_000], list(dict.fromkeys(phrases))[:MAX_PHRASES]
+    return None
+
+
+def _sync_batch(conn: psycopg.Connection, batch: int) -> int:
+    queued = [
+        r["paper_id"]
+        for r in conn.execute(
+            "SELECT paper_id FROM paper_derive_queue ORDER BY paper_id LIMIT %s"
+            " FOR UPDATE SKIP LOCKED",
+            (batch,),
+        ).fetchall()
+    ]
+    if not queued:
+        return 0
+    papers = conn.execute(
+        "SELECT id, title, abstract, authors, arxiv_id, doi, github_url FROM papers"
+        " WHERE id = ANY(%s) ORDER BY id",
+        (queued,),
+    ).fetchall()
+    raws: dict[int, list[dict[str, Any]]] = {p["id"]: [] for p in papers}
+    for row in conn.execute(
+        "SELECT paper_id, raw FROM paper_sources WHERE paper_id = ANY(%s)"
+        " AND (raw ? 'paper' OR raw ? 'githubRepo' OR raw ? 'ai_summary')"
+        " ORDER BY first_seen, source, external_key",
+        (queued,),
+    ).fetchall():
+        if isinstance(row["raw"], dict):
+            raws[row["paper_id"]].append(row["raw"])
+
+    surnames = authors.write_paper_authors(conn, papers)
+    links.write(conn, {p["id"]: links.extract(p, raws[p["id"]]) for p in papers})
+    _write_imported_summaries(conn, papers, raws)
+    authors.merge_variants(conn, surnames)
+    conn.execute("DELETE FROM paper_derive_queue WHERE paper_id = ANY(%s)", (queued,))
+    return len(queued)
+
+
+def _write_imported_summaries(
+    conn: psycopg.Connection, papers: list[dict[str, Any]], raws: dict[int, list[dict[str, Any]]]
+) -> None:
+    imported, others = [], []
+    for paper in papers:
+        found = _hf_summary(raws[paper["id"]])
+        md5 = text_md5(paper["title"], paper["abstract"])
+        if found:
+            imported.append((paper["id"], found[0], found[1], md5))
+        else:
+            others.append((paper["id"], md5))
+    with conn.cursor() as cur:
+        if imported:
+            cur.executemany(
+                "INSERT INTO paper_summaries (paper_id, summary, key_phrases, origin, text_md5)"
+                " VALUES (%s, %s, %s, 'hf', %s) ON CONFLICT (paper_id) DO UPDATE SET"
+                " summary = excluded.summary, key_phrases = excluded.key_phrases,"
+                " origin = 'hf', model = NULL, text_md5 = excluded.text_md5, computed_at = now()",
+                imported,
+            )
+        if others:
+            # A computed summary of an older text is dropped; the back-fill makes a new one.
+            cur.executemany(
+                "DELETE FROM paper_summaries WHERE paper_id = %s AND text_md5 <> %s",
+                others,
+            )
+
+
+def sync(db: Database, *, batch: int = BATCH, progress: Callable[[int], None] | None = None) -> int:
+    """Derive the rows of every queued paper; return how many papers were done."""
+    total = 0
+    while True:
+        with db.transaction() as conn:
+            done = _sync_batch(conn, batch)
+        if not done:
+            return total
+        total += done
+        if progress:
+            progress(done)
+
+
+def pending(db: Database) -> int:
+    """Papers waiting for their derived rows."""
+    with db.connection() as conn:
+        return conn.execute("SELECT count(*) AS n FROM paper_derive_queue").fetchone()["n"]
