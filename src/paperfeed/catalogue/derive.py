@@ -1,6 +1,6 @@
 """Rows derived from papers: authors, links and imported summaries, kept in step.
 
-Triggers (0006_community.sql) queue a paper in `paper_derive_queue` whenever
+Triggers (0007_community.sql) queue a paper in `paper_derive_queue` whenever
 an import creates it, changes a field the derived rows come from, or adds a
 raw sighting. `sync` drains the queue batch by batch: each batch is one
 transaction that takes its queue rows with FOR UPDATE SKIP LOCKED (two syncs
