@@ -124,6 +124,16 @@ class Settings:
         _bool,
         "Send a digest saying so when a period has nothing new (default: send nothing).",
     )
+    comment_rate: int = _opt(
+        "PAPERFEED_COMMENT_RATE",
+        int,
+        "Comments (and edits) one account may post per 10 minutes; past that, 429.",
+    )
+    comment_review_first: bool = _opt(
+        "PAPERFEED_COMMENT_REVIEW_FIRST",
+        _bool,
+        "Hold an account's first comment for an admin's approval before anyone else sees it.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -190,4 +200,6 @@ DEFAULTS: dict[str, Any] = {
     "digest_papers": 10,
     "digest_send_empty": False,
     "digest_senders": 5,
+    "comment_rate": 10,
+    "comment_review_first": False,
 }
