@@ -31,6 +31,8 @@ import numpy as np
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from psycopg.conninfo import make_conninfo
 
 from paperfeed.app import Paperfeed
@@ -39,6 +41,13 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.model import Paper
 from tests.factories import TOPIC_WORDS, Corpus, add_papers, set_embeddings, topic_vector
+
+# Property tests must not fail because the machine is busy: no per-example deadline
+# and no "input generation is slow" health check (speed lives in benchmarks/).
+hypothesis_settings.register_profile(
+    "paperfeed", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("paperfeed")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date
@@ -55,14 +56,33 @@ def safe_url(value: str | None) -> str:
 
 
 def highlight(value: str | None) -> Markup:
-    """Escape a snippet, then turn only the <mark> … </mark> markers back into tags."""
+    """Escape a snippet, then turn only the <mark> … </mark> markers back into tags.
+
+    Markers come from ts_headline (\x02 … \x03, or the escaped tags), and a cut
+    snippet may hold any of them unpaired: a mark opens only when none is open and
+    closes only an open one, so the tags always balance.
+    """
     escaped = str(escape(value or ""))
-    for marker, tag in (("\x02", "<mark>"), ("\x03", "</mark>")):
-        escaped = escaped.replace(marker, tag)
-    escaped = escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
-    # Unbalanced markers from a cut snippet would leave a tag open; close them.
-    opened = escaped.count("<mark>") - escaped.count("</mark>")
-    return Markup(escaped + "</mark>" * max(opened, 0))
+    escaped = escaped.replace("&lt;mark&gt;", "\x02").replace("&lt;/mark&gt;", "\x03")
+    out: list[str] = []
+    is_open = False
+    for part in _MARKERS.split(escaped):
+        if part == "\x02":
+            if not is_open:
+                out.append("<mark>")
+            is_open = True
+        elif part == "\x03":
+            if is_open:
+                out.append("</mark>")
+            is_open = False
+        else:
+            out.append(part)
+    if is_open:
+        out.append("</mark>")
+    return Markup("".join(out))
+
+
+_MARKERS = re.compile("([\x02\x03])")
 
 
 def linkify(value: str | None) -> Markup:
