@@ -62,6 +62,24 @@ class Settings:
         "External PostgreSQL (>= 15, with pgvector). Empty: start the embedded one in HOME.",
         secret=True,
     )
+    read_database_urls: str = _opt(
+        "PAPERFEED_READ_DATABASE_URLS",
+        str,
+        "Comma-separated streaming-replication standbys of DATABASE_URL that serve page,"
+        " search, feed and API reads (empty: every read goes to the primary).",
+        secret=True,
+    )
+    read_max_lag: float = _opt(
+        "PAPERFEED_READ_MAX_LAG",
+        float,
+        "Seconds a read replica may lag the primary before reads skip it.",
+    )
+    read_pin_seconds: float = _opt(
+        "PAPERFEED_READ_PIN_SECONDS",
+        float,
+        "After a write, that browser reads from the primary until a replica has the write,"
+        " for at most this many seconds.",
+    )
     auto_migrate: bool = _opt(
         "PAPERFEED_AUTO_MIGRATE",
         _bool,
@@ -167,6 +185,11 @@ class Settings:
         return rows
 
     @property
+    def read_urls(self) -> list[str]:
+        """The read replicas' URLs, in the configured order."""
+        return [u.strip() for u in self.read_database_urls.split(",") if u.strip()]
+
+    @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url
 
@@ -179,6 +202,9 @@ def options() -> list[Option]:
 DEFAULTS: dict[str, Any] = {
     "home": _default_home(),
     "database_url": "",
+    "read_database_urls": "",
+    "read_max_lag": 10.0,
+    "read_pin_seconds": 60.0,
     "auto_migrate": True,
     "pool_size": 10,
     "base_url": "http://127.0.0.1:8000",

@@ -28,13 +28,16 @@ def _database() -> Iterator[Database]:
 
     from paperfeed.db import CONNECT_TIMEOUT, Database, connection_problem, resolve_url
 
-    url = resolve_url(settings_from_env())
+    settings = settings_from_env()
+    url = resolve_url(settings)
     try:
         # A direct connection first: its error says why (the pool's only says it timed out).
         psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
     except psycopg.Error as exc:
         fail(connection_problem(exc, url))
-    db = Database(url, pool_size=2)
+    db = Database(
+        url, pool_size=2, read_urls=settings.read_urls, max_lag=settings.read_max_lag
+    )
     try:
         yield db
     finally:
@@ -61,6 +64,7 @@ def db_status() -> None:
         elif state.pending or state.unchecked:
             note = " (migration pending)"
         typer.echo(f"schema version: {state.applied} of {state.latest}{note}")
+        _replication_status(db)
         if not state.applied:
             typer.echo("papers: 0")
             return
@@ -90,6 +94,26 @@ def db_status() -> None:
                     for r in runs
                 ],
             )
+
+
+def _replication_status(db: Database) -> None:
+    """Whether this database is a standby, and each read replica's state and lag."""
+    if db.read_only():
+        typer.echo("read-only: this database is a standby (writes need the primary)")
+    if db.replicas is None:
+        return
+    rows = []
+    for row in db.replicas.status():
+        lag = row["lag_seconds"]
+        rows.append(
+            [
+                str(row["replica"]),
+                str(row["state"]),
+                "-" if lag is None else f"{lag:.1f}",
+                str(row["replay_lsn"] or "-"),
+            ]
+        )
+    print_table(("read replica", "state", "lag s", "replayed to"), rows)
 
 
 @db_app.command("migrate")

@@ -24,6 +24,16 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from paperfeed.config import Settings
+from paperfeed.db.replicas import (
+    READ_ROUTE,
+    ReadRoute,
+    Replica,
+    Replicas,
+    ReplicaUnusable,
+    parse_lsn,
+)
+
+__all__ = ["Database", "ReplicaUnusable", "SchemaError", "open_database", "snapshot"]
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +84,7 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 class Database:
-    """A pool of connections to one PostgreSQL database."""
+    """A pool of connections to one PostgreSQL database, and optionally its read replicas."""
 
     def __init__(
         self,
@@ -83,11 +93,18 @@ class Database:
         pool_size: int = 10,
         name: str = "paperfeed",
         connect_timeout: int = CONNECT_TIMEOUT,
+        read_urls: list[str] | None = None,
+        max_lag: float = 10.0,
     ) -> None:
         self.url = url
         self.name = name
         self.connect_timeout = connect_timeout
         self.pool = self._open_pool(pool_size)
+        self.replicas = (
+            Replicas(read_urls, url, max_lag=max_lag, pool_size=pool_size, configure=_configure)
+            if read_urls
+            else None
+        )
 
     def _open_pool(self, size: int) -> ConnectionPool:
         return ConnectionPool(
@@ -105,10 +122,63 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+        if self.replicas is not None:
+            self.replicas.close()
+
+    @contextmanager
+    def replica_reads(self, min_lsn: int = 0) -> Iterator[None]:
+        """Let the connections taken in this block come from a replica at `min_lsn` or later.
+
+        Only for work that reads; a write in it raises ReplicaUnusable (the
+        caller redoes the work outside the block). Without replicas, a no-op.
+        """
+        token = READ_ROUTE.set(ReadRoute(min_lsn))
+        try:
+            yield
+        finally:
+            READ_ROUTE.reset(token)
+
+    @contextmanager
+    def primary_reads(self) -> Iterator[None]:
+        """Send every connection of this block to the primary, even inside `replica_reads`."""
+        token = READ_ROUTE.set(None)
+        try:
+            yield
+        finally:
+            READ_ROUTE.reset(token)
+
+    def _read_replica(self) -> Replica | None:
+        route = READ_ROUTE.get()
+        if route is None or self.replicas is None:
+            return None
+        return self.replicas.pick(route.min_lsn)
+
+    def write_position(self) -> int:
+        """The primary's WAL position now: a read at or past it sees every write made so far.
+
+        0 when the "primary" is itself a standby (it takes no writes).
+        """
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN NULL"
+                " ELSE pg_current_wal_lsn()::text END AS lsn"
+            ).fetchone()
+        return parse_lsn(row["lsn"])
+
+    def read_only(self) -> bool:
+        """Whether the primary URL points at a standby (every write would fail)."""
+        with self.pool.connection() as conn:
+            return bool(_first(conn.execute("SELECT pg_is_in_recovery() AS r").fetchone()))
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection in autocommit mode, for reads that need no transaction."""
+        member = self._read_replica()
+        if member is not None:
+            assert self.replicas is not None
+            with self.replicas.connection(member) as conn:
+                yield conn
+            return
         with self.pool.connection() as conn:
             yield conn
 
@@ -125,6 +195,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A pooled connection inside one transaction, committed on normal exit."""
+        member = self._read_replica()
+        if member is not None:
+            assert self.replicas is not None
+            with self.replicas.connection(member) as conn, conn.transaction():
+                yield conn
+            return
         with self.pool.connection() as conn, conn.transaction():
             yield conn
 
@@ -154,6 +230,10 @@ class Database:
         with psycopg.connect(
             self.url, autocommit=True, connect_timeout=self.connect_timeout
         ) as conn:
+            if _first(conn.execute("SELECT pg_is_in_recovery()").fetchone()):
+                # A standby takes its schema from the primary's WAL; it can apply nothing.
+                log.info("database is a read-only standby: migrations are the primary's job")
+                return applied
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             try:
                 conn.execute(
@@ -345,7 +425,12 @@ def resolve_url(settings: Settings) -> str:
 
 def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
     """Connect (starting the embedded server if needed) and bring the schema up to date."""
-    db = Database(resolve_url(settings), pool_size=settings.pool_size)
+    db = Database(
+        resolve_url(settings),
+        pool_size=settings.pool_size,
+        read_urls=settings.read_urls,
+        max_lag=settings.read_max_lag,
+    )
     if settings.auto_migrate if migrate is None else migrate:
         db.migrate()
     db.check_schema()

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed.app import Paperfeed
 from paperfeed.web import deps, errors, routes
 from paperfeed.web.middleware import WebMiddleware
+from paperfeed.web.read_routing import ReadRoutingMiddleware
 
 STATIC = Path(__file__).parent / "static"
 
@@ -68,6 +69,14 @@ def create_app(pf: Paperfeed) -> FastAPI:
     for router in _routers():
         web.include_router(router)
     secure = pf.settings.base_url.startswith("https://")
+    if pf.settings.read_urls:
+        # Inside WebMiddleware: a read redone on the primary never reaches its 500 path.
+        web.add_middleware(
+            ReadRoutingMiddleware,
+            db=pf.db,
+            pin_seconds=pf.settings.read_pin_seconds,
+            secure_cookies=secure,
+        )
     web.add_middleware(WebMiddleware, secure_cookies=secure)
     return web
 

@@ -159,7 +159,10 @@ def load_user(request: Request) -> accounts.User | None:
     token = _bearer(request)
     cookie = session_token(request)
     if token or cookie:
-        with pf.db.transaction() as conn:
+        # On the primary even for reads served by a replica: a session or token
+        # made a moment ago may not be on the replica yet, and the look-up
+        # often writes (a session's sliding expiry, a token's last use).
+        with pf.db.primary_reads(), pf.db.transaction() as conn:
             if token:
                 user = accounts.api_token_user(conn, token)
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -77,6 +78,12 @@ class ServiceUnavailable(WebError):
     status = 503
 
 
+READ_ONLY_MESSAGE = (
+    "This paperfeed is read-only for now: its database is a read replica. Browsing and"
+    " search work; votes, saves, sign-ins and submissions need the primary database."
+)
+
+
 def wants_json(request_path: str, accept: str) -> bool:
     """API paths always get JSON; other paths only when the client asks for it."""
     if request_path.startswith("/api/") or request_path == "/healthz":
@@ -138,6 +145,12 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else _REASONS.get(exc.status_code, "")
         return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(psycopg.errors.ReadOnlySqlTransaction)
+    async def _read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:
+        # PAPERFEED_DATABASE_URL names a standby: reading works, writing cannot.
+        log.warning("write refused, the database is read-only: %s %s", request.method, exc)
+        return error_response(request, 503, READ_ONLY_MESSAGE, {"Retry-After": "300"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
