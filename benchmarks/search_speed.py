@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from paperfeed.db import Database  # noqa: E402
-from paperfeed.index import backfill, search  # noqa: E402
+from paperfeed.index import backfill, lexical, search  # noqa: E402
 from paperfeed.index.embed import DEFAULT_MODEL, MINILM, get_embedder  # noqa: E402
 from paperfeed.index.hits import fetch_hits  # noqa: E402
 from paperfeed.model import normalise_title  # noqa: E402
@@ -75,6 +75,58 @@ EXTRA_QUERIES = [
     "model merging weights",
 ]
 
+# Words PostgreSQL's english configuration drops anyway, kept out of drawn queries.
+_STOPWORDS = set(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "are",
+        "our",
+        "which",
+        "can",
+        "its",
+        "these",
+        "their",
+        "than",
+        "have",
+        "has",
+        "such",
+        "been",
+        "into",
+        "also",
+        "both",
+        "while",
+        "when",
+        "not",
+        "more",
+        "most",
+        "other",
+        "only",
+        "each",
+        "over",
+        "they",
+        "was",
+        "were",
+        "how",
+        "what",
+        "where",
+        "who",
+        "why",
+        "all",
+        "any",
+        "but",
+        "them",
+        "then",
+        "there",
+        "very",
+    ]
+)
+
 
 class Corpus:
     """Deterministic synthetic papers and their vectors, recombined from the seeds."""
@@ -105,6 +157,24 @@ class Corpus:
             "".join(gen.choice(syllables) for _ in range(gen.randint(2, 4))) + str(i % 97)
             for i in range(300_000)
         ]
+
+    def vocabulary_queries(self, n: int = 50, seed: int = 11) -> list[str]:
+        """`n` queries of 1-4 words drawn from the corpus text by word frequency.
+
+        Words are drawn as often as they occur, so most queries are made of
+        words found in thousands of papers ("batch size", "efficient model"):
+        what people type, and the queries whose every word is common, which
+        the hand-written set above rarely has.
+        """
+        counts: dict[str, int] = {}
+        for text in self.sentences + self.titles:
+            for word in re.findall(r"[a-z]{3,}", text.lower()):
+                if word not in _STOPWORDS:
+                    counts[word] = counts.get(word, 0) + 1
+        words = sorted(counts)
+        weights = [counts[w] for w in words]
+        gen = random.Random(seed)
+        return [" ".join(gen.choices(words, weights, k=gen.randint(1, 4))) for _ in range(n)]
 
     def _mutate(self, text: str) -> str:
         words = text.split()
@@ -139,7 +209,11 @@ def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
         from pgvector.psycopg import register_vector
 
         register_vector(conn)
-        for name in ("papers_search_idx", "papers_embedding_idx", "papers_unembedded_idx"):
+        blocks = conn.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'papers'::regclass"
+        ).fetchall()
+        names = [r[0] for r in blocks if r[0].startswith(lexical.BLOCK_INDEX)]
+        for name in ("papers_search_idx", "papers_embedding_idx", "papers_unembedded_idx", *names):
             conn.execute(f"DROP INDEX IF EXISTS {name}")
         started = time.perf_counter()
         done = 0
@@ -191,6 +265,9 @@ def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
             conn.execute(ddl)
             out[key] = time.perf_counter() - started
             print(f"  {key} {out[key]:.0f}s", flush=True)
+        started = time.perf_counter()
+        lexical.ensure_blocks(url)
+        out["block_gin_build_s"] = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE papers")
         for key, rel in (
             ("table_mb", "papers"),
@@ -199,7 +276,19 @@ def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
         ):
             size_bytes = conn.execute("SELECT pg_total_relation_size(%s)", (rel,)).fetchone()[0]
             out[key] = size_bytes / 2**20
+        out["block_gin_mb"] = (
+            conn.execute(
+                "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index"
+                " WHERE indrelid = 'papers'::regclass AND indexrelid::regclass::text LIKE %s",
+                (lexical.BLOCK_INDEX + "%",),
+            ).fetchone()[0]
+            / 2**20
+        )
     return out
+
+
+# (ms, query) of every timed query per kind, for the --slowest report.
+SLOWEST: dict[str, list[tuple[float, str]]] = {}
 
 
 class TimedEmbedder:
@@ -230,32 +319,49 @@ def _semantic(db: Database, emb: TimedEmbedder, query: str) -> None:
 
 
 def measure(
-    db: Database, emb: TimedEmbedder, queries: list[str], rounds: int, similar_n: int
+    db: Database,
+    emb: TimedEmbedder,
+    queries: list[str],
+    rounds: int,
+    similar_n: int,
+    vocabulary: list[str] = (),
+    only: set[str] | None = None,
 ) -> dict:
-    """(p50, p95, p95 without the query embedding, n) in ms per query kind, after a warm-up."""
+    """(p50, p95, p95 without the query embedding, n) in ms per query kind, after a warm-up.
+
+    The "(vocab)" kinds run the vocabulary-drawn queries; `only` limits the kinds run.
+    """
     recent = search.Filters(date_from=date(2024, 1, 1), has_code=True)
-    kinds = {
+    fns = {
         "keyword": lambda q: search.search(db, None, q),
         "semantic": lambda q: _semantic(db, emb, q),
         "hybrid": lambda q: search.search(db, emb, q),
         "filtered hybrid": lambda q: search.search(db, emb, q, recent),
     }
+    kinds = {kind: (fn, queries) for kind, fn in fns.items()}
+    if vocabulary:
+        for kind in ("keyword", "hybrid", "filtered hybrid"):
+            kinds[f"{kind} (vocab)"] = (fns[kind], list(vocabulary))
+    kinds = {k: v for k, v in kinds.items() if only is None or k in only}
     with db.connection() as conn:
         top = conn.execute("SELECT max(id) FROM papers").fetchone()["max"]
     ids = random.Random(3).sample(range(1, top + 1), similar_n)
     results = {}
-    for kind, fn in kinds.items():
-        for q in queries:
+    for kind, (fn, kind_queries) in kinds.items():
+        for q in kind_queries:
             fn(q)
         total, database = [], []
         for _ in range(rounds):
-            for q in queries:
+            for q in kind_queries:
                 emb.last_ms = 0.0
                 started = time.perf_counter()
                 fn(q)
                 total.append((time.perf_counter() - started) * 1000)
                 database.append(total[-1] - emb.last_ms)
+                SLOWEST.setdefault(kind, []).append((total[-1], q))
         results[kind] = (total, database)
+    if only is not None and "similar" not in only:
+        ids = []
     for pid in ids[:20]:
         search.similar(db, pid, 10)
     similar = []
@@ -263,7 +369,8 @@ def measure(
         started = time.perf_counter()
         search.similar(db, pid, 10)
         similar.append((time.perf_counter() - started) * 1000)
-    results["similar"] = (similar, similar)
+    if similar:
+        results["similar"] = (similar, similar)
     embeds = []
     for q in queries:
         emb.embed_query(q)
@@ -297,8 +404,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--similar", type=int, default=100)
     ap.add_argument("--keep", action="store_true", help="Keep (and reuse) the databases.")
+    ap.add_argument("--vocabulary", type=int, default=50, help="Vocabulary-drawn queries.")
+    ap.add_argument(
+        "--no-blocks",
+        action="store_true",
+        help="Ignore keyword search's block indexes (times the whole-catalogue paths).",
+    )
+    ap.add_argument("--slowest", type=int, default=0, help="Print the N slowest per kind.")
+    ap.add_argument("--only", help="Comma-separated kinds to time, e.g. 'keyword (vocab)'.")
     args = ap.parse_args()
     server = _server(args)
+    if args.no_blocks:
+        lexical._newest_first = lambda conn, indexed: None  # noqa: SLF001
     cache = Path(tempfile.gettempdir())
     corpus_model = get_embedder(args.corpus_model, cache)
     corpus = Corpus(corpus_model, cache)
@@ -306,6 +423,8 @@ def main() -> None:
     print(f"corpus vectors: {corpus_model.name}; query embeddings: {args.model}")
     queries = [json.loads(line)["query"] for line in (SHARED / "eval" / "queries-dev.jsonl").open()]
     queries += EXTRA_QUERIES
+    vocabulary = corpus.vocabulary_queries(args.vocabulary)
+    only = set(args.only.split(",")) if args.only else None
     print(f"load average at start: {os.getloadavg()}", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         name = f"pf_speed_{size}"
@@ -330,7 +449,7 @@ def main() -> None:
             build = load(url, corpus, size, emb.name)
         backfill.refresh_statistics(db)
         load_before = os.getloadavg()[0]
-        stats = measure(db, emb, queries, args.rounds, args.similar)
+        stats = measure(db, emb, queries, args.rounds, args.similar, vocabulary, only)
         db.close()
         load_now = os.getloadavg()[0]
         print(f"\n== {size:,} papers (load average {load_before:.1f} before, {load_now:.1f} after)")
@@ -339,6 +458,10 @@ def main() -> None:
         print(f"   {'kind':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'p95 db':>8s} {'n':>5s}")
         for kind, (p50, p95, p95_db, n) in stats.items():
             print(f"   {kind:16s} {p50:8.1f} {p95:8.1f} {p95_db:8.1f} {n:5d}")
+        for kind, timed in SLOWEST.items() if args.slowest else ():
+            worst = sorted(timed, reverse=True)[: args.slowest]
+            print(f"   slowest {kind}: " + "; ".join(f"{q!r} {ms:.0f}" for ms, q in worst))
+        SLOWEST.clear()
         if not args.keep:
             with psycopg.connect(server, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

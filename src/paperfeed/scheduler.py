@@ -184,8 +184,10 @@ def embed_job(
     loaded: list[Any] = []  # the model, loaded on the first slot with work and then kept
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed.index import backfill
+        from paperfeed.index import backfill, lexical
 
+        # Keyword search's next block index, made before any paper id reaches it.
+        lexical.ensure_blocks(pf.db.url)
         if not backfill.count_pending(pf.db, pf.settings.embedding_model):
             return {"embedded": 0, "pending": 0}
         if not loaded:

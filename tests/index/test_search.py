@@ -354,6 +354,7 @@ def test_a_pool_of_common_words_is_the_same_however_it_is_read(
             conn, lexical.parse("large language models"), lexical.TermStats().get(conn)
         )
         assert analysed.common_share > 0
+        analysed = replace(analysed, blocks=())  # the whole-catalogue paths
         monkeypatch.setattr(lexical, "POOL", 7)  # fewer than the matches: a real cut-off
         monkeypatch.setattr(lexical, "SEQ_SCAN_SHARE", 2.0)  # never sequential
         by_index = lexical.candidates(conn, analysed, "", {}, 100)
@@ -369,3 +370,38 @@ def test_a_pool_of_common_words_is_the_same_however_it_is_read(
     assert sequential == by_index
     assert driven == by_index  # led by one term's index entries, checked against all three
     assert settings == {"i": "on", "b": "on", "s": "on"}  # the transaction's planning is restored
+
+
+def test_common_words_are_read_from_the_newest_blocks_first(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the catalogue in blocks of 40 ids, a query of common words pools the newest
+    matches, block by block, and ranks exactly as the whole-catalogue scan when every
+    match fits the pool."""
+    from paperfeed.index import lexical
+
+    monkeypatch.setattr(lexical, "RARE_DOCS", 0)
+    monkeypatch.setattr(lexical, "BLOCK_PAPERS", 40)
+    with seeded.connection() as conn:
+        for block in (0, 1):  # the migration's blocks, of the real size
+            conn.execute(f"DROP INDEX {lexical.BLOCK_INDEX}{block}")
+        top = conn.execute("SELECT max(id) AS m FROM papers").fetchone()["m"]
+    made = lexical.ensure_blocks(seeded.url)
+    assert made == list(range((top - 1) // 40 + 2))  # up to one block past the newest paper
+    assert lexical.ensure_blocks(seeded.url) == []
+    with seeded.transaction() as conn:
+        analysed = lexical.analyse(
+            conn, lexical.parse("language models"), lexical.TermStats().get(conn)
+        )
+        assert analysed.blocks == tuple(made)
+        everything = lexical.candidates(conn, replace(analysed, blocks=()), "", {}, 500)
+        assert lexical.candidates(conn, analysed, "", {}, 500) == everything
+        matches = sorted(pid for pid, _ in everything)
+        monkeypatch.setattr(lexical, "POOL", 30)
+        pooled = sorted(pid for pid, _ in lexical.candidates(conn, analysed, "", {}, 500))
+    assert len(matches) > 30 and len(pooled) == 30
+    # The pool is every match of the newest blocks it reached, and some of the oldest.
+    oldest = (pooled[0] - 1) // 40
+    assert [m for m in matches if (m - 1) // 40 > oldest] == [
+        p for p in pooled if (p - 1) // 40 > oldest
+    ]

@@ -141,7 +141,13 @@ def embed_pending(
 
 
 def refresh_statistics(db: Database) -> None:
-    """Re-analyse the search column: keyword ranking takes its term frequencies from it."""
+    """Re-analyse the search column: keyword ranking takes its term frequencies from it.
+
+    Also adds any missing block index of keyword search (`lexical.ensure_blocks`).
+    """
+    from paperfeed.index import lexical
+
+    lexical.ensure_blocks(db.url)
     with db.connection() as conn:
         conn.execute("ANALYZE papers (search)")
     from paperfeed.index.search import reset_term_stats

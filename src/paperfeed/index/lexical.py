@@ -25,6 +25,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg.rows import dict_row
 
 from paperfeed.model import clean_text
 
@@ -52,6 +53,16 @@ SEQ_SCAN_SHARE = 0.02
 # rarest of them pick the rows from the index and each row is checked against
 # the whole query: the same rows, in the same order, for a third of the work.
 DRIVING_TERMS = 2
+# Both shortcuts above still grow with the catalogue: a bitmap scan builds the
+# whole intersection of posting lists that each hold a share of every paper,
+# and a sequential scan's reach depends on how the words co-occur. So the
+# papers are also indexed in blocks of BLOCK_PAPERS consecutive ids (a partial
+# GIN index per block, `papers_search_block_<n>`, made by `ensure_blocks`), and
+# a query of common words reads its pool from the newest block backwards,
+# stopping at POOL matches: each block's posting lists are bounded by the
+# block, not the catalogue, and the pool is the newest matches.
+BLOCK_PAPERS = 50_000
+BLOCK_INDEX = "papers_search_block_"
 
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
 _WORD = re.compile(r"[^\s\"]+")
@@ -136,6 +147,8 @@ class _Stats:
     floor: float = 0.0
     papers: float = 0.0
     loaded_at: float = -math.inf
+    # Block numbers with a valid partial index.
+    blocks: frozenset[int] = frozenset()
 
 
 class TermStats:
@@ -166,6 +179,7 @@ def _load_stats(conn: psycopg.Connection) -> _Stats:
         " AND attname = 'search'"
     ).fetchone()
     stats = _Stats(loaded_at=time.monotonic())
+    stats.blocks = _indexed_blocks(conn)
     if row and row["elems"]:
         elems, freqs = row["elems"], row["freqs"]
         # pg_stats appends min, max and null frequencies after the per-element ones.
@@ -173,6 +187,70 @@ def _load_stats(conn: psycopg.Connection) -> _Stats:
         stats.floor = min(freqs[len(elems)], 1.0) / 2
         stats.papers = float(row["n"] or 0)
     return stats
+
+
+def _indexed_blocks(conn: psycopg.Connection) -> frozenset[int]:
+    rows = conn.execute(
+        "SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'papers'::regclass AND i.indisvalid AND c.relname LIKE %s",
+        (BLOCK_INDEX + "%",),
+    ).fetchall()
+    suffixes = [r["name"][len(BLOCK_INDEX) :] for r in rows]
+    return frozenset(int(n) for n in suffixes if n.isdigit())
+
+
+def _block_of(paper_id: int) -> int:
+    return max(paper_id - 1, 0) // BLOCK_PAPERS
+
+
+def _block_range(block: int) -> tuple[int, int]:
+    """Ids lo < id <= hi of a block: the ids 1..50,000 are block 0."""
+    return block * BLOCK_PAPERS, (block + 1) * BLOCK_PAPERS
+
+
+def _block_ddl(block: int) -> str:
+    lo, hi = _block_range(block)
+    # lo and hi are ints computed here: the predicate must be constants anyway.
+    return (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {BLOCK_INDEX}{block} ON papers"
+        f" USING gin (search) WHERE id > {lo} AND id <= {hi}"
+    )
+
+
+def ensure_blocks(url: str) -> list[int]:
+    """Create the missing block indexes up to one block past the newest paper; return them.
+
+    CONCURRENTLY, so ingest and votes carry on meanwhile (each build reads the
+    table twice; only a block's own rows go into its index). The block after
+    the newest one is made while still empty, so new papers are always in an
+    indexed block. Run by the back-fill's upkeep; cheap when nothing is missing.
+    A failed build leaves an invalid index, which search ignores and the next
+    run rebuilds.
+    """
+    made = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        invalid = conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'papers'::regclass AND NOT i.indisvalid AND c.relname LIKE %s",
+            (BLOCK_INDEX + "%",),
+        ).fetchall()
+        for (name,) in invalid:
+            conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+        conn.row_factory = dict_row
+        have = _indexed_blocks(conn)
+        top = conn.execute("SELECT coalesce(max(id), 0) AS m FROM papers").fetchone()["m"]
+        for block in range(_block_of(int(top)) + 2):
+            if block not in have:
+                conn.execute(_block_ddl(block))
+                made.append(block)
+    return made
+
+
+def _newest_first(conn: psycopg.Connection, indexed: tuple[int, ...]) -> list[int] | None:
+    """Every block from the newest paper's down to 0, newest first, if all are indexed."""
+    top = conn.execute("SELECT coalesce(max(id), 0) AS m FROM papers").fetchone()["m"]
+    wanted = list(range(_block_of(int(top)), -1, -1))
+    return wanted if set(indexed).issuperset(wanted) else None
 
 
 def idf(stats: _Stats, lexeme: str) -> float:
@@ -202,6 +280,8 @@ class Analysed:
     common_share: float = 0.0
     # When every term is common: the AND of the rarest few, which leads the index scan.
     driving: str | None = None
+    # When every term is common: the blocks with an index (see BLOCK_PAPERS).
+    blocks: tuple[int, ...] = ()
 
 
 def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
@@ -233,8 +313,16 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
     if terms and not rare and len(terms) > DRIVING_TERMS:
         rarest = sorted(terms, key=lambda t: (stats.freqs.get(t, 0.0), t))[:DRIVING_TERMS]
         driving = " & ".join(tsquery_literal(t) for t in rarest)
+    blocks = tuple(sorted(stats.blocks)) if terms and not rare else ()
     return Analysed(
-        terms, idfs, must or None, constrained(select), constrained(anyof), common_share, driving
+        terms,
+        idfs,
+        must or None,
+        constrained(select),
+        constrained(anyof),
+        common_share,
+        driving,
+        blocks,
     )
 
 
@@ -266,29 +354,79 @@ def candidates(
         if driving
         else "p.search @@ %(match)s::tsquery"
     )
-    with _sequential_scan(conn) if sequential else nullcontext():
+    values = {
+        **params,
+        "match": analysed.match,
+        "driving": driving,
+        "pool": POOL,
+        "weights": RANK_WEIGHTS,
+        "tqs": [tsquery_literal(t) for t in analysed.terms],
+        "idfs": list(analysed.idfs),
+        "limit": limit,
+    }
+    # The newest paper's block is looked up per query (an index probe): the
+    # cached statistics may predate the latest import.
+    blocks = _newest_first(conn, analysed.blocks) if analysed.blocks else None
+    if blocks:
+        values["ids"] = _block_pool(conn, blocks, selects, where, values)
+        source = "SELECT p.id, p.search FROM papers p WHERE p.id = ANY(%(ids)s)"
+    else:
+        source = (
+            "SELECT p.id, p.search FROM papers p WHERE "  # noqa: S608 - constant fragments
+            + selects
+            + where
+            + " LIMIT %(pool)s"
+        )
+    with _sequential_scan(conn) if sequential and not blocks else nullcontext():
         rows = conn.execute(
             # Only constant SQL fragments are concatenated; every value is a parameter.
-            "WITH pool AS MATERIALIZED ("  # noqa: S608
-            "  SELECT p.id, p.search FROM papers p"
-            "  WHERE " + selects + where + " LIMIT %(pool)s)"
+            "WITH pool AS MATERIALIZED (" + source + ")"  # noqa: S608
             " SELECT id, (SELECT coalesce(sum(q.idf * ts_rank(%(weights)s::float4[],"
             "                                                 pool.search, q.tq)), 0)"
             "             FROM unnest(%(tqs)s::tsquery[], %(idfs)s::float8[]) AS q(tq, idf))"
             "        AS score"
             " FROM pool ORDER BY score DESC, id LIMIT %(limit)s",
-            {
-                **params,
-                "match": analysed.match,
-                "driving": driving,
-                "pool": POOL,
-                "weights": RANK_WEIGHTS,
-                "tqs": [tsquery_literal(t) for t in analysed.terms],
-                "idfs": list(analysed.idfs),
-                "limit": limit,
-            },
+            values,
         ).fetchall()
     return [(r["id"], float(r["score"])) for r in rows]
+
+
+def _block_pool(
+    conn: psycopg.Connection,
+    blocks: list[int],
+    selects: str,
+    where: str,
+    values: dict[str, object],
+) -> list[int]:
+    """Ids of the newest POOL matches, read block by block through the blocks' indexes.
+
+    A statement covers a run of blocks (one, then two, four, …: most queries of
+    common words fill the pool from the newest block alone, rarer combinations
+    take a few round trips); inside it, UNION ALL reads the blocks in order and
+    stops as soon as the pool is full.
+    """
+    found: list[int] = []
+    start, run = 0, 1
+    while start < len(blocks) and len(found) < POOL:
+        parts = []
+        for block in blocks[start : start + run]:
+            lo, hi = _block_range(block)
+            # lo and hi are ints: the planner needs them as constants to pick the
+            # block's partial index, which a parameter would hide.
+            parts.append(
+                "(SELECT p.id FROM papers p WHERE "  # noqa: S608 - constant fragments
+                + selects
+                + f" AND p.id > {lo} AND p.id <= {hi}"
+                + where
+                + " LIMIT %(need)s)"
+            )
+        rows = conn.execute(
+            "SELECT id FROM (" + " UNION ALL ".join(parts) + ") b LIMIT %(need)s",  # noqa: S608
+            {**values, "need": POOL - len(found)},
+        ).fetchall()
+        found += [r["id"] for r in rows]
+        start, run = start + run, run * 2
+    return found
 
 
 @contextmanager
