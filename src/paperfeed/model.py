@@ -77,9 +77,14 @@ def http_url(value: str | None) -> str | None:
 
     The one rule for every outside link paperfeed stores or shows: anything
     else (javascript:, data:, relative paths, protocol-relative //host) could
-    run script or leave the site in ways a reader does not expect.
+    run script or leave the site in ways a reader does not expect. Applied
+    when a paper is imported and again at every output (pages, mail, API), so
+    rows written before the rule, or by any other path, never reach a reader
+    as a live link.
     """
     text = (value or "").strip()
+    if len(text) > 2_000 or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None
     scheme, sep, rest = text.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
         return None
@@ -226,7 +231,7 @@ def validate(paper: Paper) -> Paper:
         organization=clean_text(paper.organization) or None,
         published_on=paper.published_on,
         listed_on=paper.listed_on,
-        github_url=(paper.github_url or "").strip() or None,
+        github_url=http_url(paper.github_url),
         upvotes=paper.upvotes,
         categories=paper.categories,
     )

@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperfeed.config import Settings
 from paperfeed.delivery import mime, tokens
 from paperfeed.delivery.subscriptions import Subscription
+from paperfeed.model import http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "email"
 _env = Environment(
@@ -133,7 +134,7 @@ def _paper_view(paper: dict[str, Any], links: Links) -> dict[str, Any]:
         "excerpt": excerpt(paper.get("abstract") or ""),
         "url": links.paper(paper["id"]),
         "arxiv_url": f"https://arxiv.org/abs/{arxiv}" if arxiv else None,
-        "github_url": paper.get("github_url") or None,
+        "github_url": http_url(paper.get("github_url")),
         "upvotes": paper.get("upvotes") or 0,
         "day": day.isoformat() if isinstance(day, date) else None,
         # Why a for-you digest picked it ("close to … in your library").

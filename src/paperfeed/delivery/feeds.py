@@ -1,13 +1,20 @@
 """Atom and RSS 2.0 feeds of paper lists (pure: papers in, bytes out).
 
 Built with feedgen, which writes through lxml and so escapes every title,
-author and abstract. Characters XML 1.0 cannot carry at all (most C0 controls,
-lone surrogates) are removed first: the catalogue already drops them, but a
-feed must stay well-formed whatever reaches it.
+author and abstract as XML. That alone is not enough for RSS: readers treat a
+`<description>` as HTML, so an abstract containing `<img src=…>` would arrive
+as a live image. Paper text is plain text, deliberately: the RSS description
+is HTML-escaped once more (a reader shows the characters, never markup), and
+the Atom summary is declared `type="text"`.
+
+Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates)
+are removed first: the catalogue already drops them, but a feed must stay
+well-formed whatever reaches it.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,7 +92,11 @@ def build_feed(
         summary = xml_text(excerpt(paper.get("abstract") or "", sentences=3, limit=600))
         who = xml_text(byline(paper))
         text = " ".join(x for x in (f"{who}." if who else "", summary) if x)
-        entry.description(text or xml_text(paper["title"]))
+        text = text or xml_text(paper["title"])
+        if fmt == "atom":
+            entry.summary(text, type="text")
+        else:
+            entry.description(html.escape(text, quote=False))
     if fmt == "atom":
         return fg.atom_str(pretty=True)
     return fg.rss_str(pretty=True)

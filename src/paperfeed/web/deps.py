@@ -34,6 +34,7 @@ from markupsafe import Markup, escape
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts, authors, library, links
 from paperfeed.db import snapshot
+from paperfeed.model import http_url
 from paperfeed.web import cached
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
@@ -50,9 +51,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def safe_url(value: str | None) -> str:
-    """An outside URL usable in href: only http(s), anything else becomes '#'."""
-    text = (value or "").strip()
-    return text if text.lower().startswith(("https://", "http://")) else "#"
+    """An outside URL usable in href (model.http_url's policy); anything else becomes '#'."""
+    return http_url(value) or "#"
 
 
 def highlight(value: str | None) -> Markup:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from paperfeed.model import http_url
+
 
 class LinkOut(BaseModel):
     """Something a paper links to (catalogue/links.py); always an http(s) URL."""
@@ -44,6 +46,8 @@ class PaperOut(BaseModel):
     @classmethod
     def of(cls, row: dict[str, Any]) -> PaperOut:
         fields = {k: row.get(k) for k in cls.model_fields if k != "url"}
+        # The one URL policy holds at this output too (model.http_url).
+        fields["github_url"] = http_url(fields.get("github_url"))
         for key in _OPTIONAL:  # absent before a paper's community rows exist
             if fields[key] is None:
                 del fields[key]
