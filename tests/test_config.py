@@ -52,3 +52,56 @@ def test_model_cache_defaults_to_home_and_can_be_shared(tmp_path: Path) -> None:
         Settings.from_env({"PAPERFEED_HOME": str(tmp_path), "PAPERFEED_MODEL_DIR": "/srv/models"})
     )
     assert shared.model_dir == Path("/srv/models")
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [
+        ("PAPERFEED_SMTP_PORT", "-1", "expected 1..65535"),
+        ("PAPERFEED_POOL_SIZE", "0", "expected 1..1000"),
+        ("PAPERFEED_BASE_URL", "papers.example.org", "http(s)://host"),
+        ("PAPERFEED_EMBEDDING_MODEL", "bert-base", "expected one of minilm-l6-v2"),
+        ("PAPERFEED_INGEST_HOURS", "1,24", "hours 0..23"),
+        ("PAPERFEED_LOG_FORMAT", "xml", "expected one of text, json"),
+        ("PAPERFEED_DATABASE_URL", "postgresql//app:hunter2@db/pf", "not shown"),
+    ],
+)
+def test_each_setting_is_validated_with_one_line_naming_it(
+    env: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({env: value})
+    assert str(caught.value).startswith(f"{env}: ") and message in str(caught.value)
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_misspelled_setting_is_warned_about_with_a_suggestion(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="paperfeed.config"):
+        Settings.from_env({"PAPERFEED_SMTP_PROT": "2525", "PAPERFEED_TEST_DATABASE_URL": "x"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "PAPERFEED_SMTP_PROT is not a paperfeed setting and is ignored"
+        " (did you mean PAPERFEED_SMTP_PORT?)"
+    ]
+
+
+def test_the_known_models_are_the_ones_the_index_can_load() -> None:
+    from paperfeed.config import KNOWN_MODELS
+    from paperfeed.index.embed import MODELS
+
+    assert set(KNOWN_MODELS) == set(MODELS)
+
+
+def test_a_bad_setting_stops_a_command_with_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    result = CliRunner().invoke(
+        app, ["db", "status"], env={"PAPERFEED_SMTP_PORT": "-1", "PAPERFEED_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: configuration error: PAPERFEED_SMTP_PORT: expected 1..65535, got -1"
+    )

@@ -9,13 +9,23 @@ in `paperfeed config`. A test checks that every option is documented in the READ
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
+
+log = logging.getLogger(__name__)
+
+# The embedding models index/embed.py knows (a test keeps the two lists equal).
+KNOWN_MODELS = ("minilm-l6-v2", "minilm-l6-v2-onnx-int8", "minilm-l6-v2-onnx-int8-fused")
+# Environment names that start with PAPERFEED_ but are not settings.
+_NOT_SETTINGS = ("PAPERFEED_TEST_",)
 
 
 class ConfigError(ValueError):
@@ -29,6 +39,58 @@ def _bool(value: str) -> bool:
     if lowered in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An integer parser that refuses values outside low..high."""
+
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected {low}..{high}, got {number}")
+        return number
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    """A parser that accepts only `choices` (any case, stored in lower case)."""
+
+    def parse(value: str) -> str:
+        lowered = value.strip().lower()
+        if lowered not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return lowered
+
+    return parse
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s)://host[/path] URL, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    text = value.strip()
+    if text and not (text.startswith(("postgresql://", "postgres://")) or "=" in text):
+        # Never echo it: a mistyped URL still holds the password.
+        raise ValueError("expected postgresql://user:password@host:port/database (not shown)")
+    return text
+
+
+def _model(value: str) -> str:
+    if value not in KNOWN_MODELS:
+        raise ValueError(f"expected one of {', '.join(KNOWN_MODELS)}, got {value!r}")
+    return value
+
+
+def _hours(value: str) -> str:
+    for part in value.split(","):
+        if part.strip() and not (part.strip().isdigit() and 0 <= int(part) <= 23):
+            raise ValueError(f"expected comma-separated hours 0..23, got {value!r}")
+    return value
 
 
 def _default_home() -> str:
@@ -58,7 +120,7 @@ class Settings:
     )
     database_url: str = _opt(
         "PAPERFEED_DATABASE_URL",
-        str,
+        _database_url,
         "External PostgreSQL (>= 15, with pgvector). Empty: start the embedded one in HOME.",
         secret=True,
     )
@@ -87,11 +149,11 @@ class Settings:
     )
     pool_size: int = _opt(
         "PAPERFEED_POOL_SIZE",
-        int,
+        _int_in(1, 1000),
         "Database connections per process (web workers each have one pool).",
     )
     base_url: str = _opt(
-        "PAPERFEED_BASE_URL", str, "Public URL of this instance, used in emails and feeds."
+        "PAPERFEED_BASE_URL", _http_url, "Public URL of this instance, used in emails and feeds."
     )
     secret_key: str = _opt(
         "PAPERFEED_SECRET_KEY",
@@ -100,7 +162,7 @@ class Settings:
         secret=True,
     )
     embedding_model: str = _opt(
-        "PAPERFEED_EMBEDDING_MODEL", str, "Sentence-embedding model used for semantic search."
+        "PAPERFEED_EMBEDDING_MODEL", _model, "Sentence-embedding model used for semantic search."
     )
     model_dir: str = _opt(
         "PAPERFEED_MODEL_DIR",
@@ -108,9 +170,11 @@ class Settings:
         "Where converted models (the ONNX int8 MiniLM) are cached. Empty: HOME/models.",
     )
     smtp_host: str = _opt("PAPERFEED_SMTP_HOST", str, "SMTP server for digests and account mail.")
-    smtp_port: int = _opt("PAPERFEED_SMTP_PORT", int, "SMTP port.")
+    smtp_port: int = _opt("PAPERFEED_SMTP_PORT", _int_in(1, 65535), "SMTP port.")
     smtp_security: str = _opt(
-        "PAPERFEED_SMTP_SECURITY", str, "SMTP transport security: none, starttls or ssl."
+        "PAPERFEED_SMTP_SECURITY",
+        _one_of("none", "starttls", "ssl"),
+        "SMTP transport security: none, starttls or ssl.",
     )
     smtp_user: str = _opt("PAPERFEED_SMTP_USER", str, "SMTP user name (empty: no login).")
     smtp_password: str = _opt("PAPERFEED_SMTP_PASSWORD", str, "SMTP password.", secret=True)
@@ -128,14 +192,24 @@ class Settings:
     )
     ingest_hours: str = _opt(
         "PAPERFEED_INGEST_HOURS",
-        str,
+        _hours,
         "Comma-separated UTC hours at which the scheduler ingests the configured sources.",
     )
-    digest_papers: int = _opt("PAPERFEED_DIGEST_PAPERS", int, "Most papers in one email digest.")
+    digest_papers: int = _opt(
+        "PAPERFEED_DIGEST_PAPERS", _int_in(1, 100), "Most papers in one email digest."
+    )
     digest_senders: int = _opt(
         "PAPERFEED_DIGEST_SENDERS",
-        int,
+        _int_in(1, 100),
         "Parallel SMTP connections a digest run sends over (each with its own database session).",
+    )
+    log_level: str = _opt(
+        "PAPERFEED_LOG_LEVEL",
+        lambda v: _one_of("debug", "info", "warning", "error")(v).upper(),
+        "Log level of serve and worker: DEBUG, INFO, WARNING or ERROR.",
+    )
+    log_format: str = _opt(
+        "PAPERFEED_LOG_FORMAT", _one_of("text", "json"), "Log lines as text or as JSON objects."
     )
     digest_send_empty: bool = _opt(
         "PAPERFEED_DIGEST_SEND_EMPTY",
@@ -169,8 +243,7 @@ class Settings:
                 raise ConfigError(f"{option.env}: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["home"] = Path(values["home"]).expanduser()
-        if values["smtp_security"] not in {"none", "starttls", "ssl"}:
-            raise ConfigError("PAPERFEED_SMTP_SECURITY: expected none, starttls or ssl")
+        warn_unknown(env)
         return cls(**values)
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -192,6 +265,23 @@ class Settings:
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url
+
+
+def warn_unknown(env: Mapping[str, str]) -> list[str]:
+    """Log a warning for each PAPERFEED_* name that is no setting (a typo is silent otherwise)."""
+    known = [option.env for option in options()]
+    unknown = [
+        name
+        for name in env
+        if name.startswith("PAPERFEED_")
+        and name not in known
+        and not name.startswith(_NOT_SETTINGS)
+    ]
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        log.warning("%s is not a paperfeed setting and is ignored%s", name, hint)
+    return unknown
 
 
 def options() -> list[Option]:
@@ -228,4 +318,6 @@ DEFAULTS: dict[str, Any] = {
     "digest_senders": 5,
     "comment_rate": 10,
     "comment_review_first": False,
+    "log_level": "INFO",
+    "log_format": "text",
 }

@@ -19,6 +19,7 @@ app.add_typer(ingest.export_app, name="export")
 app.add_typer(db.db_app, name="db")
 app.add_typer(digest.digest_app, name="digest")
 app.command("config")(db.show_config)
+app.command("init")(serve.init)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 search.register(app, open_app, progress_bar, console)  # `paperfeed embed`, `paperfeed search`

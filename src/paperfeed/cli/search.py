@@ -99,6 +99,7 @@ def register(
         batch_size = batch_size or backfill.BATCH_SIZE
         with open_app() as pf:
             embedder = load_embedder(pf, model)
+            embedder.prepare()  # the first run exports the model: before the progress bar
             pending = backfill.count_pending(pf.db, embedder.name)
             with progress_bar() as bar:
                 task = bar.add_task(f"embed {embedder.name}", total=pending)

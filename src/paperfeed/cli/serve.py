@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+import time
 
 import typer
 
+from paperfeed import logs
 from paperfeed.cli.common import open_app
 
 
@@ -19,9 +20,9 @@ def serve(
 
     # Start the database and migrate once, before workers fork and race for it.
     with open_app() as pf:
+        logs.setup(pf.settings.log_level, pf.settings.log_format)
         pf.db.check_schema()
         _ = pf.secret_key
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if pf.settings.scheduler:
         # One scheduler per `serve` (not per web worker); see docs/delivery.md.
         from paperfeed import scheduler
@@ -46,8 +47,8 @@ def worker(
 
     from paperfeed import scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with open_app() as pf:
+        logs.setup(pf.settings.log_level, pf.settings.log_format)
         sched = scheduler.Scheduler(pf, scheduler.default_jobs(pf))
         if once:
             for future in sched.tick():
@@ -58,3 +59,20 @@ def worker(
             sched.run_forever()
         except KeyboardInterrupt:
             sched.stop()
+
+
+def init() -> None:
+    """Prepare a fresh install: start the database, apply migrations, export the search model.
+
+    `serve` does the same by itself (the model in the background, search being
+    keyword-only until it is ready); run this first to have it all done up front.
+    """
+    with open_app() as pf:
+        typer.echo(f"database: schema version {pf.db.schema_version()}, data in {pf.home}")
+        started = time.monotonic()
+        model = pf.embedder()
+        model.prepare()
+        typer.echo(
+            f"search model {model.name} ready in {time.monotonic() - started:.1f} s"
+            f" (cached in {pf.model_dir})"
+        )

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import tempfile
 import threading
@@ -103,6 +104,52 @@ class Embedder(ABC):
         """Embed one search query into a float32 vector of shape (dim,), L2-normalised."""
         return self.embed_documents([text], batch_size=1)[0]
 
+    def prepare(self) -> None:
+        """Load the model now (exporting it first if it is not cached), quietly.
+
+        The first load of the ONNX models runs a 15-80 s export; `serve` calls this
+        in the background at start so that no request ever waits for it.
+        """
+        with quiet_model_libraries():
+            self._load()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the model is loaded in this process (embedding starts at once)."""
+        return self._loaded() is not None
+
+    def _load(self) -> Any:
+        """Load the model (models that need no loading have nothing to do)."""
+        return self
+
+    def _loaded(self) -> Any:
+        """The loaded model, or None before `_load`."""
+        return self
+
+
+# Libraries whose INFO lines (and progress bars) would flood the server log
+# during a model export: ~57 lines of ONNX Runtime fusion and quantisation notes.
+_CHATTY_LOGGERS = ("onnxruntime", "onnx", "torch", "transformers", "sentence_transformers")
+
+
+@contextlib.contextmanager
+def quiet_model_libraries() -> Iterator[None]:
+    """Keep the model libraries at WARNING and their progress bars off, for this block."""
+    saved = {name: logging.getLogger(name).level for name in _CHATTY_LOGGERS}
+    tqdm = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    for name in saved:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+        if tqdm is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = tqdm
+
 
 class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 through sentence-transformers on torch: the quality reference."""
@@ -128,6 +175,9 @@ class MiniLMEmbedder(Embedder):
                 model.max_seq_length = MAX_TOKENS
                 self._model = model
             return self._model
+
+    def _loaded(self) -> Any:
+        return self._model
 
     def embed_documents(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Embed texts; sentence-transformers already batches them sorted by length."""
@@ -174,10 +224,15 @@ class OnnxMiniLMEmbedder(Embedder):
                 tokenizer.no_padding()
                 tokenizer.enable_truncation(MAX_TOKENS)
                 self._tokenizer = tokenizer
+                # Graph-optimisation notes are warnings in ONNX Runtime's own logger.
+                options.log_severity_level = 3
                 self._session = ort.InferenceSession(
                     str(self.path), options, providers=["CPUExecutionProvider"]
                 )
             return self._session, self._tokenizer
+
+    def _loaded(self) -> Any:
+        return self._session
 
     def embed_documents(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Embed texts one per run (batch_size is not needed: see the comment below)."""

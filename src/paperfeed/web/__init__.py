@@ -10,15 +10,15 @@ from another origin).
 from __future__ import annotations
 
 import importlib
-import logging
 import pkgutil
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from paperfeed import logs
 from paperfeed.app import Paperfeed
-from paperfeed.web import deps, errors, routes
+from paperfeed.web import deps, errors, finder, routes
 from paperfeed.web.middleware import WebMiddleware
 from paperfeed.web.read_routing import ReadRoutingMiddleware
 
@@ -78,13 +78,14 @@ def create_app(pf: Paperfeed) -> FastAPI:
             secure_cookies=secure,
         )
     web.add_middleware(WebMiddleware, secure_cookies=secure)
+    # A fresh install exports the model first (15-80 s): in the background, so the
+    # first search answers by keyword at once instead of waiting for it.
+    finder.prepare_in_background(pf)
     return web
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from the environment."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-    return create_app(Paperfeed())
+    pf = Paperfeed()
+    logs.setup(pf.settings.log_level, pf.settings.log_format)
+    return create_app(pf)

@@ -25,9 +25,16 @@ from paperfeed.web.errors import BadRequest, NotFound, WebError
 
 log = logging.getLogger("paperfeed.web")
 SORTS = ("relevance", "date", "upvotes")
-# One embedder per model name for the whole process (loading a model takes seconds).
+# One embedder per model name for the whole process, once it is ready (None: the
+# model cannot load, search stays keyword-only). Names being prepared are in
+# _preparing: loading takes seconds and the first export up to a minute or more,
+# which happens in a background thread, never inside a request.
 _embedders: dict[str, Any] = {}
+_preparing: set[str] = set()
 _embedder_lock = threading.Lock()
+
+# What `model_status` reports (the API's `semantic` field).
+READY, PREPARING, UNAVAILABLE = "ready", "preparing", "unavailable"
 
 
 @dataclass(frozen=True)
@@ -52,23 +59,55 @@ class Results:
     papers: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     engine: str = "keyword"
+    # Why a search is keyword-only: READY (it is not), PREPARING or UNAVAILABLE.
+    semantic: str = READY
 
 
 def embedder(pf: Paperfeed) -> Any | None:
-    """The query embedder of this process (loaded once), or None when unavailable."""
+    """The query embedder of this process if it is ready, else None (keyword-only).
+
+    The first call starts preparing the model in the background; searches are
+    keyword-only until it is ready, and none of them waits for it.
+    """
     key = pf.settings.embedding_model
     with _embedder_lock:
-        if key not in _embedders:
-            _embedders[key] = _load_embedder(pf)
-        return _embedders[key]
+        if key in _embedders:
+            return _embedders[key]
+        if key not in _preparing:
+            _preparing.add(key)
+            threading.Thread(
+                target=_prepare, args=(pf, key), name="prepare-model", daemon=True
+            ).start()
+    return None
 
 
-def _load_embedder(pf: Paperfeed) -> Any | None:
+def prepare_in_background(pf: Paperfeed) -> None:
+    """Start preparing the search model now (at app start-up), without waiting."""
+    embedder(pf)
+
+
+def model_status(pf: Paperfeed) -> str:
+    """READY, PREPARING or UNAVAILABLE for the configured model in this process."""
+    key = pf.settings.embedding_model
+    with _embedder_lock:
+        if key in _embedders:
+            return READY if _embedders[key] is not None else UNAVAILABLE
+        return PREPARING
+
+
+def _prepare(pf: Paperfeed, key: str) -> None:
     try:
-        return pf.embedder()
+        model = pf.embedder()
+        log.info("preparing embedding model %s; search is keyword-only until it is ready", key)
+        model.prepare()
     except Exception:  # a missing model must not take search down: keyword-only then
-        log.exception("embedding model unavailable; search is keyword-only")
-        return None
+        log.exception("embedding model %s unavailable; search is keyword-only", key)
+        model = None
+    else:
+        log.info("embedding model %s ready: search is hybrid", key)
+    with _embedder_lock:
+        _embedders[key] = model
+        _preparing.discard(key)
 
 
 def _hit_dict(hit: Any) -> dict[str, Any]:
@@ -101,7 +140,9 @@ def search(pf: Paperfeed, query: Query) -> Results:
     except hybrid.SearchError as exc:
         raise _raise(exc) from None
     engine = "hybrid" if model is not None else "keyword"
-    return Results(_with_extras(pf, [_hit_dict(h) for h in found.hits]), found.total, engine)
+    status = READY if model is not None else model_status(pf)
+    cards = _with_extras(pf, [_hit_dict(h) for h in found.hits])
+    return Results(cards, found.total, engine, status)
 
 
 def _with_extras(pf: Paperfeed, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:

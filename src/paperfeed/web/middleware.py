@@ -18,6 +18,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed import logs
 from paperfeed.web.deps import CSRF_COOKIE, HOST_PREFIX
 from paperfeed.web.errors import wants_json
 
@@ -93,6 +94,8 @@ class WebMiddleware:
         rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = rid
+        # Every log line written while serving this request names it (paperfeed.logs).
+        rid_token = logs.request_id.set(rid)
         new_csrf = None
         if not _cookie(headers, self.csrf_cookie):
             new_csrf = secrets.token_urlsafe(24)
@@ -127,7 +130,9 @@ class WebMiddleware:
             elapsed = (time.perf_counter() - started) * 1000
             client = scope.get("client") or ("-", 0)
             query = scope.get("query_string", b"").decode("latin-1")
-            access_log.info(
+            # Static files would drown the page and API lines: DEBUG only.
+            access_log.log(
+                logging.DEBUG if path.startswith("/static/") else logging.INFO,
                 '%s "%s %s%s" %s %.1fms rid=%s',
                 client[0],
                 scope["method"],
@@ -137,6 +142,7 @@ class WebMiddleware:
                 elapsed,
                 rid,
             )
+            logs.request_id.reset(rid_token)
 
     def _csrf_cookie(self, value: str) -> bytes:
         cookie = f"{self.csrf_cookie}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"

@@ -115,6 +115,10 @@ class SearchResults(BaseModel):
     page: int
     per_page: int
     engine: str = Field(description="hybrid or keyword")
+    semantic: str = Field(
+        description="The semantic side: ready; preparing (the model is being prepared after"
+        " a fresh install or restart: results are keyword-only meanwhile); unavailable"
+    )
     results: list[SearchHit]
 
 

@@ -124,5 +124,6 @@ def api_search(
         page=page,
         per_page=per_page,
         engine=results.engine,
+        semantic=results.semantic,
         results=hits,
     )
