@@ -30,14 +30,14 @@ def test_searches_answer_by_keyword_while_the_model_is_prepared(
     add_papers(pf, paper("Sparse attention for long documents", date(2025, 3, 1)))
     model = pf.embedder()
     assert not model.ready
-    with model._lock:  # the background preparation blocks here, mid-way
-        with TestClient(create_app(pf)) as client:
-            api = client.get("/api/search", params={"q": "sparse attention"}).json()
-            assert api["engine"] == "keyword" and api["semantic"] == "preparing"
-            assert api["total"] == 1
-            page = client.get("/search", params={"q": "sparse attention"}).text
-            assert 'id="keyword-only"' in page and "still being prepared" in page
-            assert finder.model_status(pf) == finder.PREPARING
+    # The background preparation blocks on the model's lock, mid-way.
+    with model._lock, TestClient(create_app(pf)) as client:
+        api = client.get("/api/search", params={"q": "sparse attention"}).json()
+        assert api["engine"] == "keyword" and api["semantic"] == "preparing"
+        assert api["total"] == 1
+        page = client.get("/search", params={"q": "sparse attention"}).text
+        assert 'id="keyword-only"' in page and "still being prepared" in page
+        assert finder.model_status(pf) == finder.PREPARING
     deadline = time.monotonic() + 300
     while finder.model_status(pf) != finder.READY:
         assert time.monotonic() < deadline, "the model never became ready"
