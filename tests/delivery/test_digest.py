@@ -161,3 +161,42 @@ def test_saved_search_digest_holds_only_matching_papers_of_the_period(
     assert "Graph Networks for Molecules" in lab and "Graph Networks at Other Lab" not in lab
     subject = str(mailbox.to("graphs@example.com")[0]["Subject"])
     assert subject.startswith("“graph networks”: 2 new papers")
+
+
+def test_saved_search_mails_only_what_its_first_page_shows(mpf, mailbox: Mailbox) -> None:
+    """With vectors, every paper is somebody's nearest neighbour: the cut-off keeps the
+    unrelated ones (a medical paper for "quantization") out of the digest."""
+    from paperfeed.index import backfill, search
+    from tests.index.search_helpers import HashEmbedder
+
+    add_papers(
+        mpf,
+        [
+            ("Post-training Quantization of Large Language Models", TODAY, 3),
+            ("Quantization-aware Training for Vision Transformers", TODAY, 1),
+            ("Medical Image Segmentation with U-Nets", TODAY, 40),
+            ("Sparse Mixture of Experts for Translation", TODAY, 7),
+            ("Protein Folding with Diffusion", TODAY, 12),
+        ],
+        abstract="We report experiments. Results follow. A third sentence follows.",
+    )
+    embedder = HashEmbedder()
+    backfill.embed_pending(mpf.db, embedder)
+    for query in ("quantization", "mixture of experts"):
+        active_subscription(mpf, f"{query.split()[0]}@example.com", kind="search", query=query)
+    report = digest.run(mpf, now=NOW, finder=CandidateFinder(embedder=embedder))
+    assert report.sent.sent == 2
+    quant = _parts(mailbox.to("quantization@example.com")[0])["text/plain"]
+    assert "Post-training Quantization" in quant and "Quantization-aware Training" in quant
+    for other in ("Medical", "Mixture", "Protein"):
+        assert other not in quant
+    moe = _parts(mailbox.to("mixture@example.com")[0])["text/plain"]
+    assert "Sparse Mixture of Experts" in moe
+    for other in ("Medical", "Quantization", "Protein"):
+        assert other not in moe
+    # …and that is exactly the search's own first page over the same papers.
+    page = search.search(mpf.db, embedder, "quantization")
+    assert {h.title for h in page.hits} == {
+        "Post-training Quantization of Large Language Models",
+        "Quantization-aware Training for Vision Transformers",
+    }

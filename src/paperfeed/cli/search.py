@@ -119,7 +119,9 @@ def register(
         as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
         date_from: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"]),
         date_to: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"]),
-        org: str | None = typer.Option(None, "--org", help="Organisation (exact, any case)."),
+        org: str | None = typer.Option(
+            None, "--org", help="Organisation: start of a word of its name, any case."
+        ),
         has_code: bool | None = typer.Option(
             None, "--has-code/--no-code", help="With/without a code link."
         ),

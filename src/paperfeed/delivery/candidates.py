@@ -101,7 +101,9 @@ def search_in_window(
     """A saved search's results inside the window, most relevant first.
 
     Runs the search module's ranking (hybrid with an embedder, keyword
-    without); a filter-only search (no words) ranks by upvotes instead.
+    without) with its relevance cut-off, so a digest holds only papers the
+    same search shows on its pages; a filter-only search (no words) ranks by
+    upvotes instead.
     """
     from paperfeed.index import search
 
@@ -116,17 +118,20 @@ def search_in_window(
             {**params, "limit": limit},
         ).fetchall()
     mode = "hybrid" if embedder is not None else "keyword"
-    ranked = search.ranked_ids(conn, embedder, query, narrowed, mode=mode, depth=limit)
-    return lists.papers_by_ids(conn, [pid for pid, _ in ranked[:limit]])
+    ranked = search.rank(conn, embedder, query, narrowed, mode=mode)
+    return lists.papers_by_ids(conn, [r.id for r in ranked[:limit]])
 
 
 def for_you_in_window(
     db: Database, conn: psycopg.Connection, user_id: int, first_day: date, limit: int
 ) -> list[dict[str, Any]]:
-    """The user's for-you picks listed since first_day, best first, each with its `reason`."""
+    """The user's for-you picks listed since first_day, best first, each with its `reason`:
+    only those above the recommender's digest threshold, not every new paper."""
     from paperfeed.ranking import recommend
 
-    picks = recommend.for_you(db, user_id, limit, since=first_day)
+    picks = recommend.for_you(
+        db, user_id, limit, since=first_day, min_score=recommend.DIGEST_MIN_SCORE
+    )
     reasons = {p.paper_id: p.reason for p in picks}
     papers = lists.papers_by_ids(conn, [p.paper_id for p in picks])
     return [{**paper, "reason": reasons[paper["id"]]} for paper in papers]

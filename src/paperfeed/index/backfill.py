@@ -97,17 +97,44 @@ def _embed_batch(
         ).fetchall()
         if not rows:
             return 0, after_id
-        vectors = embedder.embed_documents([document_text(r["title"], r["abstract"]) for r in rows])
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(rows), embedder.dim):
-            raise ValueError(f"embedder returned shape {vectors.shape} for {len(rows)} texts")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE papers SET embedding = %s::halfvec, embedding_model = %s,"
-                " embedded_at = now() WHERE id = %s",
-                [(vec, embedder.name, r["id"]) for vec, r in zip(vectors, rows, strict=True)],
-            )
+        _store(conn, embedder, rows)
     return len(rows), rows[-1]["id"]
+
+
+def embed_papers(db: Database, embedder: DocumentEmbedder, ids: list[int]) -> int:
+    """Embed these papers now if they still need a vector of `embedder` (a fresh
+    submission, so that semantic search finds it at once); return how many.
+
+    Rows a back-fill holds are skipped: that back-fill embeds them.
+    """
+    if not ids:
+        return 0
+    ensure_dimension(db, embedder.dim)
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT id, title, abstract FROM papers WHERE id = ANY(%s)"
+            " AND (embedding IS NULL OR embedding_model IS DISTINCT FROM %s)"
+            " ORDER BY id FOR UPDATE SKIP LOCKED",
+            (ids, embedder.name),
+        ).fetchall()
+        if not rows:
+            return 0
+        _store(conn, embedder, rows)
+    return len(rows)
+
+
+def _store(conn: psycopg.Connection, embedder: DocumentEmbedder, rows: list[dict]) -> None:
+    """Embed the rows' "title. abstract" and write the vectors."""
+    vectors = embedder.embed_documents([document_text(r["title"], r["abstract"]) for r in rows])
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape != (len(rows), embedder.dim):
+        raise ValueError(f"embedder returned shape {vectors.shape} for {len(rows)} texts")
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE papers SET embedding = %s::halfvec, embedding_model = %s,"
+            " embedded_at = now() WHERE id = %s",
+            [(vec, embedder.name, r["id"]) for vec, r in zip(vectors, rows, strict=True)],
+        )
 
 
 def embed_pending(

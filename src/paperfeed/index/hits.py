@@ -46,6 +46,8 @@ class Hit:
     score: float
     title_html: str
     snippet_html: str
+    # Calibrated probability that the paper is relevant to the query (search only).
+    relevance: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields (dates as ISO strings)."""

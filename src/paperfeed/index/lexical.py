@@ -23,11 +23,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import psycopg
 from psycopg.rows import dict_row
 
 from paperfeed.model import clean_text
+
+try:  # general-English word frequencies (data shipped in the package)
+    from wordfreq import zipf_frequency
+except ImportError:  # pragma: no cover - a declared dependency; without it every word informs
+    zipf_frequency = None
 
 # ts_rank weights for {D, C, B, A}: authors/organisation C, abstract B, title A.
 RANK_WEIGHTS = [0.1, 0.25, 0.5, 1.0]
@@ -63,6 +69,15 @@ DRIVING_TERMS = 2
 # block, not the catalogue, and the pool is the newest matches.
 BLOCK_PAPERS = 50_000
 BLOCK_INDEX = "papers_search_block_"
+
+# Term specificity from general English (wordfreq's Zipf scale: 7 ≈ "the", 3 ≈ once
+# per million words). A word at least as common as COMMON_ZIPF ("how", "make", "which")
+# carries no information about a paper's topic; one at or below SPECIFIC_ZIPF
+# ("gradient", "softmax", words not in the list at all) carries all its idf; linear
+# in between ("stop" 5.5 keeps 17%, "tiny" 4.6 keeps 46%). A small ML catalogue
+# finds everyday request words rare, so its idf alone weighs them like topic words.
+COMMON_ZIPF = 6.0
+SPECIFIC_ZIPF = 3.0
 
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
 _WORD = re.compile(r"[^\s\"]+")
@@ -131,6 +146,15 @@ def parse(text: str) -> ParsedQuery:
         elif token.upper() != "OR":
             words.append(token)
     return ParsedQuery(text, tuple(words), tuple(phrases), tuple(excluded))
+
+
+@lru_cache(maxsize=65536)
+def specificity(word: str) -> float:
+    """How much a query word can say about a paper's topic, 0..1, from general English."""
+    if zipf_frequency is None:
+        return 1.0
+    zipf = zipf_frequency(word.lower(), "en")
+    return min(1.0, max(0.0, (COMMON_ZIPF - zipf) / (COMMON_ZIPF - SPECIFIC_ZIPF)))
 
 
 def tsquery_literal(lexeme: str) -> str:
@@ -282,18 +306,38 @@ class Analysed:
     driving: str | None = None
     # When every term is common: the blocks with an index (see BLOCK_PAPERS).
     blocks: tuple[int, ...] = ()
+    # Per term: idf times the specificity of its words in general English; what a
+    # match on it says about relevance (the cut-off's keyword evidence, see search).
+    informative: tuple[float, ...] = ()
+    # Neighbouring query words as phrase tsqueries, each with the informative weight
+    # it adds when a paper has that phrase: the part of its words' idf that their
+    # specificity took away ("state space": common English words, a specific phrase).
+    phrases: tuple[tuple[str, float], ...] = ()
 
 
 def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
     """Stem the query's words and build the tsqueries that select and highlight papers."""
+    words = parsed.scored_text.split()
     row = conn.execute(
         "SELECT tsvector_to_array(to_tsvector('english', %s)) AS terms,"
-        " websearch_to_tsquery('english', %s)::text AS must",
-        (parsed.scored_text, parsed.must),
+        " websearch_to_tsquery('english', %s)::text AS must,"
+        " (SELECT coalesce(json_agg(json_build_array(w,"
+        "    tsvector_to_array(to_tsvector('english', w))) ORDER BY i), '[]')"
+        "  FROM unnest(%s::text[]) WITH ORDINALITY AS u(w, i)) AS lexemes",
+        (parsed.scored_text, parsed.must, words),
     ).fetchone()
     terms = tuple(row["terms"])
     must = row["must"] or ""
     idfs = tuple(idf(stats, t) for t in terms)
+    # A lexeme made from several words (a word and its spelling variant) is as
+    # specific as its most specific word.
+    specific: dict[str, float] = {}
+    for word, lexemes in row["lexemes"]:
+        for lexeme in lexemes:
+            specific[lexeme] = max(specific.get(lexeme, 0.0), specificity(word))
+    informative = tuple(w * specific.get(t, 1.0) for t, w in zip(terms, idfs, strict=True))
+    positive = row["lexemes"][: len(_positive_words(parsed))]
+    phrases = _phrases(conn, positive, dict(zip(terms, idfs, strict=True)))
     rare = [t for t in terms if stats.freqs.get(t, 0.0) * stats.papers <= RARE_DOCS]
     anyof = " | ".join(tsquery_literal(t) for t in terms)
     # Rare words select by OR; a query of common words only needs all of them.
@@ -323,7 +367,39 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
         common_share,
         driving,
         blocks,
+        informative,
+        phrases,
     )
+
+
+def _positive_words(parsed: ParsedQuery) -> list[str]:
+    """The query's positive words in order, without the added spelling variants."""
+    return list(parsed.words) + [w for p in parsed.phrases for w in p.split()]
+
+
+def _phrases(
+    conn: psycopg.Connection, lexemes: list[list], idfs: dict[str, float]
+) -> tuple[tuple[str, float], ...]:
+    """Each pair of neighbouring content words (stop words between them kept) as a phrase."""
+    content = [i for i, (_, lex) in enumerate(lexemes) if lex]
+    texts, bonuses = [], []
+    for a, b in zip(content, content[1:], strict=False):
+        bonus = sum(
+            idfs.get(lexeme, 0.0) * (1.0 - specificity(word))
+            for word, lex in (lexemes[a], lexemes[b])
+            for lexeme in lex
+        )
+        if bonus > 0.0:
+            texts.append(" ".join(word for word, _ in lexemes[a : b + 1]))
+            bonuses.append(bonus)
+    if not texts:
+        return ()
+    rows = conn.execute(
+        "SELECT phraseto_tsquery('english', t)::text AS q"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+        (texts,),
+    ).fetchall()
+    return tuple((r["q"], bonus) for r, bonus in zip(rows, bonuses, strict=True) if r["q"])
 
 
 def candidates(

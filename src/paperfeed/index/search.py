@@ -9,22 +9,34 @@ the first fusion (Rocchio), which finds papers that share their topic but not
 the query's words, and the final ranking fuses the keyword list with that
 refined list. docs/search.md has the measurements behind every constant.
 
-Papers without a vector are still found by keyword; without an embedder the
-search is keyword-only.
+Every fused result then has to earn its place: its calibrated relevance (the
+probability that a reader judges it relevant, from the cosine similarity of its
+vector to the query's and from how much of the query's informative weight its
+keywords match; see `relevance`) must reach CUTOFF. Nonsense and off-topic
+queries so return nothing, and counts, sorting and everything built on search
+(alerts, feeds, digests) see only the relevant set.
+
+Papers without a vector are still found by keyword (their missing semantic
+rank is taken to be their keyword rank, so an exact title still comes first);
+without an embedder the search is keyword-only.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import psycopg
 
+from paperfeed.catalogue.papers import paper_id_for_arxiv
 from paperfeed.db import Database
 from paperfeed.index import lexical
 from paperfeed.index.hits import UPVOTES, Hit, fetch_hits
+from paperfeed.model import normalise_arxiv_id
 
 MAX_QUERY = 500
 MAX_PER_PAGE = 100
@@ -37,11 +49,27 @@ FEEDBACK_DOCS = 5
 FEEDBACK_WEIGHT = 1.0
 # The first semantic list only has to place the feedback papers: it can be short.
 FIRST_PASS_DEPTH = 20
-# Sorting by date or upvotes reorders this many of the most relevant results.
-SORT_POOL = 100
+# Calibrated relevance, P(grade >= 1) = sigmoid(COS * cosine + COVERAGE * coverage
+# + BIAS), a logistic regression fitted on the dev judgments (all 26 queries, the
+# fused top 100 of each; `python benchmarks/search_quality.py --calibrate`).
+# coverage = informative weight of the matched query terms and phrases (see
+# lexical.Analysed) / max(their total, MIN_WEIGHT): a query of only everyday
+# words ("how do I make it stop") cannot cover much.
+RELEVANCE_COS = 6.11
+RELEVANCE_COVERAGE = 5.84
+RELEVANCE_BIAS = -5.37
+# The same fit on coverage alone, for papers without a vector (or no embedder).
+KEYWORD_COVERAGE = 6.05
+KEYWORD_BIAS = -3.42
+MIN_WEIGHT = 3.0
+# A result is shown when its relevance reaches this (docs/search.md: the
+# precision/recall of each candidate value and why this one).
+CUTOFF = 0.07
 # HNSW candidate list per query: at least the number of neighbours asked for.
 EF_SEARCH = 100
 SORTS = ("relevance", "date", "upvotes")
+# Organisations offered as filters with a page of results.
+ORG_FACETS = 12
 
 _TERM_STATS = lexical.TermStats()
 
@@ -85,9 +113,11 @@ class Filters:
         if self.date_to is not None:
             parts.append(f"{day} <= %(date_to)s")
             params["date_to"] = self.date_to
-        if self.organization:
-            parts.append("lower(p.organization) = lower(%(organization)s)")
-            params["organization"] = without_controls(self.organization).strip()
+        if self.organization and without_controls(self.organization).strip():
+            # Any case, at the start of the name or of one of its words:
+            # "auckland" finds "University of Auckland", "meta" finds "Meta AI".
+            parts.append("p.organization ~* %(organization)s")
+            params["organization"] = organization_pattern(self.organization)
         if self.has_code is True:
             parts.append(HAS_CODE)
         elif self.has_code is False:
@@ -108,7 +138,7 @@ HAS_CODE = (
 
 @dataclass
 class SearchResults:
-    """One page of results; `total` counts every result across pages."""
+    """One page of results; `total` counts every relevant result across pages."""
 
     query: str
     hits: list[Hit]
@@ -117,6 +147,17 @@ class SearchResults:
     per_page: int
     sort: str
     filters: Filters = field(default_factory=Filters)
+    cutoff: float = CUTOFF
+    # (organisation, relevant results from it), most first: offered as filters.
+    organizations: list[tuple[str, int]] = field(default_factory=list)
+
+
+class Ranked(NamedTuple):
+    """One result: the fused rank score (what orders results) and its calibrated relevance."""
+
+    id: int
+    score: float
+    relevance: float
 
     @property
     def has_next(self) -> bool:
@@ -130,6 +171,41 @@ _CONTROLS = {code: " " for code in [*range(32), 127]}
 def without_controls(text: str) -> str:
     """The text with every ASCII control character (NUL, tab, newline …) as a space."""
     return text.translate(_CONTROLS)
+
+
+# A DOI as typed or pasted: bare, "doi:…", or a doi.org link.
+_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
+
+
+def identifier_paper(conn: psycopg.Connection, query: str) -> int | None:
+    """The paper a query names by identifier alone (an arXiv id in any common form, a DOI).
+
+    `2401.05566`, `2401.05566v2`, `arXiv:2401.05566`, `hep-th/9901001`,
+    `https://arxiv.org/abs/…` or `…/pdf/….pdf`; `10.1000/xyz`, `doi:…`,
+    `https://doi.org/…`. None when the query is something else or the paper
+    is not in the catalogue (the query is then searched as words).
+    """
+    text = without_controls(query or "").strip()
+    arxiv = normalise_arxiv_id(text)
+    if arxiv is not None:
+        return paper_id_for_arxiv(conn, arxiv)
+    match = _DOI.match(text)
+    if match is None:
+        return None
+    row = conn.execute(
+        "SELECT id FROM papers WHERE lower(doi) = lower(%s) ORDER BY id LIMIT 1",
+        (match.group(1).rstrip(".,;"),),
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def organization_pattern(name: str) -> str:
+    """A PostgreSQL regular expression matching `name` at the start of any word of a name."""
+    text = " ".join(without_controls(name).split())
+    # In PostgreSQL's regular expressions a backslash before a non-alphanumeric
+    # character always means that character itself.
+    escaped = "".join(ch if ch.isalnum() else "\\" + ch for ch in text)
+    return f"(^|[^[:alnum:]]){escaped}"
 
 
 def check_query(query: str) -> str:
@@ -203,7 +279,54 @@ def _feedback_vector(
     return (moved / np.linalg.norm(moved)).astype(np.float32)
 
 
-def ranked_ids(
+def relevance(cosine: float | None, coverage: float) -> float:
+    """P(relevant) of a result from its evidence; without a vector, from its keywords alone."""
+    if cosine is None:
+        logit = KEYWORD_COVERAGE * coverage + KEYWORD_BIAS
+    else:
+        logit = RELEVANCE_COS * cosine + RELEVANCE_COVERAGE * coverage + RELEVANCE_BIAS
+    return 1.0 / (1.0 + math.exp(-logit))
+
+
+def _evidence(
+    conn: psycopg.Connection,
+    ids: list[int],
+    analysed: lexical.Analysed,
+    vector: np.ndarray | None,
+    model: str | None,
+) -> dict[int, tuple[float | None, float]]:
+    """(cosine to the query or None without a vector of `model`, keyword coverage) per id."""
+    if not ids:
+        return {}
+    queries = [lexical.tsquery_literal(t) for t in analysed.terms]
+    weights = list(analysed.informative)
+    for phrase, bonus in analysed.phrases:
+        queries.append(phrase)
+        weights.append(bonus)
+    total = max(sum(weights), MIN_WEIGHT)
+    rows = conn.execute(
+        "SELECT p.id,"
+        " CASE WHEN %(vec)s::halfvec IS NOT NULL AND p.embedding IS NOT NULL"
+        "      AND p.embedding_model = %(model)s"
+        "      THEN 1 - (p.embedding <=> %(vec)s::halfvec) END AS cosine,"
+        " (SELECT coalesce(sum(q.w), 0) FROM unnest(%(tqs)s::tsquery[], %(ws)s::float8[])"
+        "    AS q(tq, w) WHERE p.search @@ q.tq) AS matched"
+        " FROM papers p WHERE p.id = ANY(%(ids)s)",
+        {
+            "ids": ids,
+            "vec": vector,
+            "model": model,
+            "tqs": queries,
+            "ws": weights,
+        },
+    ).fetchall()
+    return {
+        r["id"]: (None if r["cosine"] is None else float(r["cosine"]), float(r["matched"]) / total)
+        for r in rows
+    }
+
+
+def rank(
     conn: psycopg.Connection,
     embedder: Embedder | None,
     query: str,
@@ -212,11 +335,19 @@ def ranked_ids(
     mode: str = "hybrid",
     depth: int | None = None,
     query_vector: np.ndarray | None = None,
-) -> list[tuple[int, float]]:
-    """(paper id, score) of every result, best first; mode is hybrid, keyword or semantic."""
+    cutoff: float | None = CUTOFF,
+) -> list[Ranked]:
+    """Every result best first, each with its relevance; those below `cutoff` left out.
+
+    mode is hybrid, keyword or semantic; cutoff None keeps every candidate (to measure).
+    """
     depth = depth or DEPTH
     parsed = lexical.parse(query)
     analysed = lexical.analyse(conn, parsed, _TERM_STATS.get(conn))
+    if cutoff is not None and not any(analysed.informative):
+        # Only stop words and everyday words ("the", "how to make"): nothing in the
+        # query says what a paper should be about, so no paper can earn its place.
+        return []
     where, params = filters.sql()
     if analysed.must:
         where += " AND p.search @@ %(must)s::tsquery"
@@ -224,22 +355,79 @@ def ranked_ids(
     keyword: list[tuple[int, float]] = []
     if mode in ("hybrid", "keyword"):
         keyword = lexical.candidates(conn, analysed, where, params, depth)
+    vector = None
+    if embedder is None or mode == "keyword":
+        fused = keyword
+    else:
+        vector = embedder.embed_query(query) if query_vector is None else query_vector
+        fused = _fuse(
+            conn, embedder, vector, [pid for pid, _ in keyword], where, params, mode, depth
+        )
+    model = embedder.name if embedder is not None else None
+    evidence = _evidence(conn, [pid for pid, _ in fused], analysed, vector, model)
+    if mode == "hybrid" and vector is not None:
+        fused = _impute_unembedded(fused, [pid for pid, _ in keyword], evidence)
+    out = []
+    for pid, score in fused:
+        if pid not in evidence:  # deleted meanwhile
+            continue
+        cosine, coverage = evidence[pid]
         if mode == "keyword":
-            return keyword
-    if embedder is None:
-        return keyword
-    vector = embedder.embed_query(query) if query_vector is None else query_vector
+            cosine = None
+        p = relevance(cosine, coverage)
+        if cutoff is None or p >= cutoff:
+            out.append(Ranked(pid, score, p))
+    return out
+
+
+def _fuse(
+    conn: psycopg.Connection,
+    embedder: Embedder,
+    vector: np.ndarray,
+    keyword_ids: list[int],
+    where: str,
+    params: dict[str, Any],
+    mode: str,
+    depth: int,
+) -> list[tuple[int, float]]:
+    """The semantic list (mode semantic) or its fusion with the keyword list (hybrid)."""
     _set_ann(conn, depth)
     if mode == "semantic":
         dense = _dense(conn, vector, embedder.name, where, params, depth)
         return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense)]
-    keyword_ids = [pid for pid, _ in keyword]
     if not FEEDBACK_DOCS:
         return rrf([keyword_ids, _dense(conn, vector, embedder.name, where, params, depth)])
     first = _dense(conn, vector, embedder.name, where, params, min(depth, FIRST_PASS_DEPTH))
     top = [pid for pid, _ in rrf([keyword_ids, first])[:FEEDBACK_DOCS]]
     moved = _feedback_vector(conn, vector, embedder.name, top)
     return rrf([keyword_ids, _dense(conn, moved, embedder.name, where, params, depth)])
+
+
+def _impute_unembedded(
+    fused: list[tuple[int, float]],
+    keyword_ids: list[int],
+    evidence: dict[int, tuple[float | None, float]],
+) -> list[tuple[int, float]]:
+    """Fused scores in which a paper without a vector counts its keyword rank twice.
+
+    It cannot be in the semantic list, so RRF would bury it under every paper
+    found by both lists; taking its semantic rank to be its keyword rank ranks
+    it by its keyword score alone (an exact title query puts it first).
+    """
+    unembedded = {pid for pid, (cosine, _) in evidence.items() if cosine is None}
+    if not unembedded:
+        return fused
+    scores = dict(fused)
+    for rank_, pid in enumerate(keyword_ids):
+        if pid in unembedded:
+            scores[pid] += 1.0 / (RRF_K + rank_ + 1)
+    order = {pid: i for i, (pid, _) in enumerate(fused)}
+    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def ranked_ids(conn: psycopg.Connection, *args: Any, **kwargs: Any) -> list[tuple[int, float]]:
+    """(paper id, fused score) of every relevant result, best first: `rank`'s arguments."""
+    return [(r.id, r.score) for r in rank(conn, *args, **kwargs)]
 
 
 def search(
@@ -261,20 +449,38 @@ def search(
     # Embed before taking a connection: the model is the slow part.
     vector = embedder.embed_query(text) if embedder is not None else None
     with db.transaction() as conn:
-        ranked = ranked_ids(conn, embedder, text, filters, query_vector=vector)
+        ranked = rank(conn, embedder, text, filters, query_vector=vector)
         if sort != "relevance":
-            ranked = _resort(conn, ranked[:SORT_POOL], sort)
+            ranked = _resort(conn, ranked, sort)
         start = (page - 1) * per_page
         window = ranked[start : start + per_page]
         highlight = lexical.analyse(conn, lexical.parse(text), _TERM_STATS.get(conn)).highlight
-        hits = fetch_hits(conn, [pid for pid, _ in window], highlight)
-    scores = dict(window)
+        hits = fetch_hits(conn, [r.id for r in window], highlight)
+        facets = _organizations(conn, [r.id for r in ranked])
+    by_id = {r.id: r for r in window}
     for hit in hits:
-        hit.score = scores[hit.id]
-    return SearchResults(text, hits, len(ranked), page, per_page, sort, filters)
+        hit.score = by_id[hit.id].score
+        hit.relevance = by_id[hit.id].relevance
+    return SearchResults(
+        text, hits, len(ranked), page, per_page, sort, filters, organizations=facets
+    )
 
 
-def _resort(conn: psycopg.Connection, ranked: list[tuple[int, float]], sort: str) -> list:
+def _organizations(conn: psycopg.Connection, ids: list[int]) -> list[tuple[str, int]]:
+    """The organisations of these papers with their counts, most first (at most ORG_FACETS)."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        "SELECT organization AS name, count(*) AS n FROM papers"
+        " WHERE id = ANY(%s) AND organization IS NOT NULL"
+        " GROUP BY organization ORDER BY n DESC, organization LIMIT %s",
+        (ids, ORG_FACETS),
+    ).fetchall()
+    return [(r["name"], int(r["n"])) for r in rows]
+
+
+def _resort(conn: psycopg.Connection, ranked: list[Ranked], sort: str) -> list[Ranked]:
+    """The relevant results (only those) reordered by date or upvotes."""
     order = (
         "coalesce(p.listed_on, p.published_on) DESC NULLS LAST, p.id DESC"
         if sort == "date"
@@ -283,10 +489,10 @@ def _resort(conn: psycopg.Connection, ranked: list[tuple[int, float]], sort: str
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
         f"SELECT p.id FROM papers p WHERE p.id = ANY(%s) ORDER BY {order}",  # noqa: S608
-        ([pid for pid, _ in ranked],),
+        ([r.id for r in ranked],),
     ).fetchall()
-    scores = dict(ranked)
-    return [(r["id"], scores[r["id"]]) for r in rows]
+    by_id = {r.id: r for r in ranked}
+    return [by_id[r["id"]] for r in rows]
 
 
 def similar(

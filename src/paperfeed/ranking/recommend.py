@@ -48,6 +48,11 @@ MAX_POSITIVES = 1_000
 MAX_NEGATIVES = 500
 # A pick matching one of the user's saved searches gets this bonus (and that reason).
 SAVED_SEARCH_BONUS = 0.05
+# What a pick must score to be mailed in a for-you digest. Scores are centred
+# cosines (see taste.score): a paper unrelated to every interest scores about
+# 0 (± 0.1), one on the same topic as a saved paper 0.3 and more. The feed page
+# ranks everything; a digest sends only what is clearly close to the user.
+DIGEST_MIN_SCORE = 0.2
 
 
 @dataclass(frozen=True)
@@ -338,10 +343,20 @@ def _explain(
     return Pick(paper_id, total, "close to your interests", "topic")
 
 
-def for_you(db: Database, user_id: int, limit: int = 20, since: date | None = None) -> list[Pick]:
-    """The user's for-you picks (paper id, score, reason), in one transaction of its own."""
+def for_you(
+    db: Database,
+    user_id: int,
+    limit: int = 20,
+    since: date | None = None,
+    min_score: float | None = None,
+) -> list[Pick]:
+    """The user's for-you picks (paper id, score, reason), in one transaction of its own;
+    with `min_score`, only picks scoring at least that (a digest's DIGEST_MIN_SCORE)."""
     with db.transaction() as conn:
-        return picks(conn, user_id, limit, since)
+        found = picks(conn, user_id, limit, since)
+    if min_score is not None:
+        found = [p for p in found if p.score >= min_score]
+    return found
 
 
 def feed_token(conn: psycopg.Connection, secret_key: str, user_id: int) -> str:

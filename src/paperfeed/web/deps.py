@@ -323,8 +323,39 @@ def library_states(
     return library.states(conn, user.id, [p["id"] for p in papers])
 
 
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no"}
+
+
+def parse_flag(value: str | None, name: str) -> bool | None:
+    """A boolean parameter: true/1/on/yes or false/0/off/no in any case; empty is unset."""
+    text = (value or "").strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadRequest(f"{name} must be true or false (or 1/0, on/off).")
+
+
+def parse_int(value: str | None, name: str, low: int, high: int) -> int | None:
+    """A whole-number parameter within [low, high]; empty is unset (0 is a value)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number.") from None
+    if not low <= number <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}.")
+    return number
+
+
 def parse_day(value: str | None) -> date | None:
-    """A YYYY-MM-DD query parameter, or None when absent; BadRequest when malformed."""
+    """A YYYY-MM-DD query parameter, or None when absent or empty; BadRequest when malformed."""
+    value = (value or "").strip()
     if not value:
         return None
     try:

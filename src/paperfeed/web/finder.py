@@ -61,6 +61,11 @@ class Results:
     engine: str = "keyword"
     # Why a search is keyword-only: READY (it is not), PREPARING or UNAVAILABLE.
     semantic: str = READY
+    cutoff: float = hybrid.CUTOFF
+    # (organisation, relevant results from it), most first.
+    organizations: list[tuple[str, int]] = field(default_factory=list)
+    # Set when the query was an identifier (arXiv id, DOI) of this paper.
+    paper_id: int | None = None
 
 
 def embedder(pf: Paperfeed) -> Any | None:
@@ -132,6 +137,14 @@ def search(pf: Paperfeed, query: Query) -> Results:
         has_code=True if query.has_code else None,
         min_upvotes=query.min_upvotes,
     )
+    with pf.db.transaction() as conn:
+        named = hybrid.identifier_paper(conn, query.q)
+        if named is not None:
+            hits = hybrid.fetch_hits(conn, [named], None)
+            for hit in hits:
+                hit.score = hit.relevance = 1.0
+            cards = _with_extras(pf, [_hit_dict(h) for h in hits])
+            return Results(cards, len(cards), "identifier", paper_id=named)
     model = embedder(pf)
     try:
         found = hybrid.search(
@@ -142,7 +155,7 @@ def search(pf: Paperfeed, query: Query) -> Results:
     engine = "hybrid" if model is not None else "keyword"
     status = READY if model is not None else model_status(pf)
     cards = _with_extras(pf, [_hit_dict(h) for h in found.hits])
-    return Results(cards, found.total, engine, status)
+    return Results(cards, found.total, engine, status, found.cutoff, found.organizations)
 
 
 def _with_extras(pf: Paperfeed, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:

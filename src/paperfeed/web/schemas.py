@@ -61,6 +61,11 @@ class TrendingPaper(PaperOut):
 class SearchHit(PaperOut):
     title_html: str = Field(description="HTML-escaped title; matches wrapped in <mark>")
     snippet_html: str = Field(description="HTML-escaped abstract excerpt; matches in <mark>")
+    score: float = Field(description="fused rank score: what orders results by relevance")
+    relevance: float = Field(
+        description="calibrated probability that the paper is relevant (0-1); results"
+        " below the response's cutoff are never returned"
+    )
 
 
 class SourceOut(BaseModel):
@@ -114,11 +119,12 @@ class SearchResults(BaseModel):
     total: int
     page: int
     per_page: int
-    engine: str = Field(description="hybrid or keyword")
+    engine: str = Field(description="hybrid, keyword, or identifier (the query named one paper)")
     semantic: str = Field(
         description="The semantic side: ready; preparing (the model is being prepared after"
         " a fresh install or restart: results are keyword-only meanwhile); unavailable"
     )
+    cutoff: float = Field(description="the least relevance a result needs to be returned")
     results: list[SearchHit]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import RedirectResponse
 
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
@@ -14,7 +15,7 @@ from paperfeed.web import cached, finder
 from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
 from paperfeed.web.errors import BadRequest, Conflict, NotFound
-from paperfeed.web.routes.papers import MAX_ID
+from paperfeed.web.routes.papers import MAX_ID, arxiv_redirect
 from paperfeed.web.schemas import (
     ErrorOut,
     Me,
@@ -81,6 +82,12 @@ def trending(limit: int = Query(50, ge=1, le=200), pf: Paperfeed = Depends(get_p
     return TrendingList(
         papers=[TrendingPaper(**PaperOut.of(r).model_dump(), score=r["score"]) for r in rows]
     )
+
+
+@router.get("/papers/{arxiv_id:arxiv}", include_in_schema=False)
+def get_paper_by_arxiv_id(arxiv_id: str, pf: Paperfeed = Depends(get_pf)) -> RedirectResponse:
+    """/api/papers/2401.05566: redirect to /api/papers/<id>."""
+    return arxiv_redirect(pf, arxiv_id, "/api")
 
 
 @router.get("/papers/{paper_id}", response_model=PaperDetail, tags=PAPERS)

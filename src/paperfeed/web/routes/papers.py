@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
 from paperfeed.catalogue.accounts import User
+from paperfeed.catalogue.papers import paper_id_for_arxiv
+from paperfeed.model import normalise_arxiv_id
 from paperfeed.ranking import lists
 from paperfeed.web import finder
 from paperfeed.web.citation import bibtex
@@ -25,6 +28,32 @@ from paperfeed.web.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 SIMILAR = 6
+
+
+class ArxivConvertor(Convertor):
+    """A path segment that is an arXiv id (new style with optional version, or old style)."""
+
+    regex = r"\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z\-]*(?:\.[A-Za-z]{2})?/\d{7}(?:v\d+)?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("arxiv", ArxivConvertor())
+
+
+def arxiv_redirect(pf: Paperfeed, arxiv_id: str, prefix: str, rest: str = "") -> RedirectResponse:
+    """308 to the canonical numeric URL of the paper with this arXiv id, else 404."""
+    with pf.db.transaction() as conn:
+        paper_id = paper_id_for_arxiv(conn, normalise_arxiv_id(arxiv_id) or arxiv_id)
+    if paper_id is None:
+        raise NotFound("There is no paper with this arXiv id here.")
+    return RedirectResponse(f"{prefix}/papers/{paper_id}{rest}", status_code=308)
+
+
 MAX_ID = 2**63 - 1
 
 
@@ -40,6 +69,12 @@ def local_path(value: str | None, fallback: str) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return fallback
+
+
+@router.get("/papers/{arxiv_id:arxiv}")
+def paper_by_arxiv_id(arxiv_id: str, pf: Paperfeed = Depends(get_pf)) -> RedirectResponse:
+    """/papers/2401.05566 (or hep-th/9901001): the paper's own page, by redirect."""
+    return arxiv_redirect(pf, arxiv_id, "")
 
 
 @router.get("/papers/{paper_id}", response_class=HTMLResponse)

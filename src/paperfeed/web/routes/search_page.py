@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue.accounts import User
@@ -15,6 +15,8 @@ from paperfeed.web.deps import (
     get_pf,
     library_states,
     parse_day,
+    parse_flag,
+    parse_int,
     render,
     voted_ids,
 )
@@ -26,18 +28,22 @@ MAX_QUERY = 500
 
 
 def _query(
-    q: str,
+    q: str | None,
     date_from: str | None,
     date_to: str | None,
     organization: str | None,
-    has_code: bool,
-    min_upvotes: int | None,
-    sort: str,
-    page: int,
-    per_page: int,
+    has_code: str | None,
+    min_upvotes: str | None,
+    sort: str | None,
+    page: str | None,
+    per_page: str | None,
 ) -> finder.Query:
+    """The search parameters as the page and the API take them: every one a string
+    (an empty field, as a submitted form sends it, means unset), checked here."""
+    q = q or ""
     if len(q) > MAX_QUERY:
         raise BadRequest(f"Queries are limited to {MAX_QUERY} characters.")
+    sort = (sort or "").strip().lower() or "relevance"
     if sort not in finder.SORTS:
         raise BadRequest("sort must be relevance, date or upvotes.")
     return finder.Query(
@@ -45,11 +51,11 @@ def _query(
         date_from=parse_day(date_from),
         date_to=parse_day(date_to),
         organization=(organization or "").strip() or None,
-        has_code=has_code,
-        min_upvotes=min_upvotes or None,
+        has_code=bool(parse_flag(has_code, "has_code")),
+        min_upvotes=parse_int(min_upvotes, "min_upvotes", 0, 1_000_000),
         sort=sort,
-        page=page,
-        per_page=per_page,
+        page=parse_int(page, "page", 1, 100) or 1,
+        per_page=parse_int(per_page, "per_page", 1, 100) or 20,
     )
 
 
@@ -60,16 +66,18 @@ def search_page(
     date_from: str | None = None,
     date_to: str | None = None,
     organization: str | None = None,
-    has_code: bool = False,
-    min_upvotes: int | None = Query(None, ge=0, le=1_000_000),
-    sort: str = "relevance",
-    page: int = Query(1, ge=1, le=100),
+    has_code: str | None = None,
+    min_upvotes: str | None = None,
+    sort: str | None = None,
+    page: str | None = None,
     pf: Paperfeed = Depends(get_pf),
     user: User | None = Depends(current_user),
-) -> HTMLResponse:
+) -> Response:
     """Search form and results (empty and no-result states included)."""
-    query = _query(q, date_from, date_to, organization, has_code, min_upvotes, sort, page, 20)
+    query = _query(q, date_from, date_to, organization, has_code, min_upvotes, sort, page, "20")
     results = finder.search(pf, query) if query.q else finder.Results()
+    if results.paper_id is not None:  # an arXiv id or DOI: straight to the paper
+        return RedirectResponse(f"/papers/{results.paper_id}", status_code=303)
     with pf.db.transaction() as conn:
         voted = voted_ids(conn, user, results.papers)
         states = library_states(conn, user, results.papers)
@@ -97,14 +105,14 @@ def search_page(
 )
 def api_search(
     q: str = Query(..., min_length=1, max_length=MAX_QUERY),
-    date_from: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
-    date_to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
-    organization: str | None = None,
-    has_code: bool = False,
-    min_upvotes: int | None = Query(None, ge=0, le=1_000_000),
-    sort: str = Query("relevance", pattern="^(relevance|date|upvotes)$"),
-    page: int = Query(1, ge=1, le=100),
-    per_page: int = Query(20, ge=1, le=100),
+    date_from: str | None = Query(None, description="YYYY-MM-DD, inclusive; empty = unset"),
+    date_to: str | None = Query(None, description="YYYY-MM-DD, inclusive; empty = unset"),
+    organization: str | None = Query(None, description="prefix or word of the name, any case"),
+    has_code: str | None = Query(None, description="true/1/on: only papers with code"),
+    min_upvotes: str | None = Query(None, description="0-1000000; empty = unset"),
+    sort: str | None = Query(None, description="relevance (default), date or upvotes"),
+    page: str | None = Query(None, description="1-100, default 1"),
+    per_page: str | None = Query(None, description="1-100, default 20"),
     pf: Paperfeed = Depends(get_pf),
 ) -> SearchResults:
     """Search papers; snippets wrap matched words in <mark>…</mark> (escape everything else)."""
@@ -115,15 +123,18 @@ def api_search(
             **PaperOut.of(r).model_dump(),
             title_html=str(r["title_html"]),
             snippet_html=str(r["snippet_html"]),
+            score=round(r["score"], 6),
+            relevance=round(r["relevance"] or 0.0, 4),
         )
         for r in results.papers
     ]
     return SearchResults(
         query=query.q,
         total=results.total,
-        page=page,
-        per_page=per_page,
+        page=query.page,
+        per_page=query.per_page,
         engine=results.engine,
         semantic=results.semantic,
+        cutoff=results.cutoff,
         results=hits,
     )

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+import logging
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed import catalogue
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
 from paperfeed.catalogue.accounts import User
+from paperfeed.index import backfill
 from paperfeed.model import Paper, Record, clean_text
+from paperfeed.web import finder
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user, safe_url
 
 router = APIRouter(include_in_schema=False)
 SOURCE = "submission"
+log = logging.getLogger("paperfeed.web")
+
+
+def embed_now(pf: Paperfeed, paper_id: int) -> None:
+    """Give a just-submitted paper its vector (run after the response is sent)."""
+    model = finder.embedder(pf)
+    if model is None:
+        return
+    try:
+        backfill.embed_papers(pf.db, model, [paper_id])
+    except Exception:  # the back-fill job embeds it later anyway
+        log.exception("embedding submitted paper %s failed", paper_id)
 
 
 def _page(request: Request, user: User | None, pf: Paperfeed, **context) -> dict:
@@ -35,6 +51,7 @@ def submit_form(
 @router.post("/submit", dependencies=[Depends(csrf_protect)])
 def submit(
     request: Request,
+    background: BackgroundTasks,
     arxiv_id: str = Form(""),
     title: str = Form(""),
     abstract: str = Form(""),
@@ -64,6 +81,8 @@ def submit(
     except accounts.AccountError as exc:
         context = _page(request, user, pf, error=str(exc), form=form)
         return render(request, "submit.html", context, status_code=400)
+    # Searchable by keyword already; semantic search finds it once this has run.
+    background.add_task(embed_now, pf, paper_id)
     notice = "Thank you! The paper is now in the catalogue."
     return render(
         request, "submit.html", _page(request, user, pf, notice=notice, known_id=paper_id)

@@ -30,6 +30,7 @@ from paperfeed.web.deps import (
     csrf_protect,
     current_user,
     get_pf,
+    parse_flag,
     render,
     require_user,
 )
@@ -64,7 +65,7 @@ def _filters(organization: str | None, has_code: str | None) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     if organization and organization.strip():
         filters["organization"] = organization.strip()[:200]
-    if has_code in ("true", "1", "on"):
+    if parse_flag(has_code, "has_code"):
         filters["has_code"] = True
     return filters
 
