@@ -139,12 +139,12 @@ def search(pf: Paperfeed, query: Query) -> Results:
     )
     with pf.db.transaction() as conn:
         named = hybrid.identifier_paper(conn, query.q)
-        if named is not None:
-            hits = hybrid.fetch_hits(conn, [named], None)
-            for hit in hits:
-                hit.score = hit.relevance = 1.0
-            cards = _with_extras(pf, [_hit_dict(h) for h in hits])
-            return Results(cards, len(cards), "identifier", paper_id=named)
+        hits = hybrid.fetch_hits(conn, [named], None) if named is not None else []
+    if named is not None:
+        for hit in hits:
+            hit.score = hit.relevance = 1.0
+        cards = _with_extras(pf, [_hit_dict(h) for h in hits])
+        return Results(cards, len(cards), "identifier", paper_id=named)
     model = embedder(pf)
     try:
         found = hybrid.search(
