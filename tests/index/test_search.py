@@ -315,8 +315,14 @@ def test_real_model_finds_a_paper_by_meaning(db: Database, minilm) -> None:
     )
     assert backfill.embed_pending(db, minilm) == 4
     # No word of the query occurs in the paper: only its meaning can find it.
-    res = search.search(db, minilm, "make fine-tuning cheaper in memory", per_page=2)
-    assert res.hits[0].id == ids[0]
+    # (Ranking every candidate: at cosine 0.32 with no keyword in common, the
+    # calibrated relevance is ~0.03, below the cut-off; see docs/search.md.)
+    with db.transaction() as conn:
+        ranked = search.rank(
+            conn, minilm, "make fine-tuning cheaper in memory", search.Filters(), cutoff=None
+        )
+    assert ranked[0].id == ids[0]
+    assert ranked[0].relevance == max(r.relevance for r in ranked)
 
 
 def test_trec_run_has_top_100_per_query_with_catalogue_ids(

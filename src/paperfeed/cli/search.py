@@ -67,8 +67,9 @@ def write_trec(pf: Paperfeed, embedder: Any, queries: list[tuple[str, str]], out
             text = search.check_query(query)
             vector = embedder.embed_query(text) if embedder is not None else None
             with pf.db.transaction() as conn:
+                # A run measures ranking: every candidate, not only those above the cut-off.
                 ranked = search.ranked_ids(
-                    conn, embedder, text, search.Filters(), query_vector=vector
+                    conn, embedder, text, search.Filters(), query_vector=vector, cutoff=None
                 )
             for rank, (pid, score) in enumerate(ranked[:TREC_DEPTH], 1):
                 fh.write(f"{qid} Q0 {pid} {rank} {score:.6f} paperfeed\n")

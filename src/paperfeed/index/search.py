@@ -151,6 +151,10 @@ class SearchResults:
     # (organisation, relevant results from it), most first: offered as filters.
     organizations: list[tuple[str, int]] = field(default_factory=list)
 
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total
+
 
 class Ranked(NamedTuple):
     """One result: the fused rank score (what orders results) and its calibrated relevance."""
@@ -158,10 +162,6 @@ class Ranked(NamedTuple):
     id: int
     score: float
     relevance: float
-
-    @property
-    def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
 
 
 # Control characters carry no meaning in a query, and PostgreSQL refuses NUL in text.
