@@ -136,3 +136,10 @@ def test_saved_search_keeps_the_has_code_flag_whatever_its_case(signed_in, corpu
     form = signed_in.get("/subscribe?kind=search&q=quantization&has_code=True")
     assert form.status_code == 200
     assert 'name="has_code" value="True"' in form.text
+
+
+def test_search_feed_takes_the_page_parameters_and_the_cut_off(client, corpus) -> None:
+    feed = client.get("/feeds/search.atom?q=quantization&date_from=&has_code=ON&sort=")
+    assert feed.status_code == 200
+    assert feed.text.count("<entry>") == 1 and "Quantization of transformers" in feed.text
+    assert client.get("/feeds/search.atom?q=qwxzzkjh").text.count("<entry>") == 0

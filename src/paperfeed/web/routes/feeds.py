@@ -17,7 +17,7 @@ from paperfeed.app import Paperfeed
 from paperfeed.delivery.feeds import FORMATS, FeedInfo, build_feed
 from paperfeed.ranking import lists
 from paperfeed.web import finder
-from paperfeed.web.deps import get_pf, parse_day, templates
+from paperfeed.web.deps import get_pf, parse_day, parse_flag, templates
 from paperfeed.web.errors import BadRequest, NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -72,12 +72,14 @@ def search_feed(
     date_from: str | None = None,
     date_to: str | None = None,
     organization: str | None = None,
-    has_code: bool = False,
-    sort: str = "date",
+    has_code: str | None = None,
+    sort: str | None = None,
     pf: Paperfeed = Depends(get_pf),
 ) -> Response:
-    """The results of any search, as the search page shows them (newest first by default)."""
+    """The results of any search, as the search page shows them (newest first by default):
+    only results above the search's relevance cut-off; empty parameters are unset."""
     fmt = _format(fmt)
+    sort = (sort or "").strip().lower() or "date"
     if not q.strip():
         raise BadRequest("A search feed needs a query: /feeds/search.atom?q=…")
     if sort not in finder.SORTS:
@@ -87,7 +89,7 @@ def search_feed(
         date_from=parse_day(date_from),
         date_to=parse_day(date_to),
         organization=(organization or "").strip() or None,
-        has_code=has_code,
+        has_code=bool(parse_flag(has_code, "has_code")),
         sort=sort,
         per_page=ITEMS,
     )
