@@ -79,6 +79,11 @@ BLOCK_INDEX = "papers_search_block_"
 COMMON_ZIPF = 6.0
 SPECIFIC_ZIPF = 3.0
 
+# A query whose informative weight totals less than this (about one specific
+# word's idf) is measured against this instead: one made of everyday words
+# ("how do I make it stop") cannot be "covered" by a paper matching them.
+MIN_INFORMATIVE = 3.0
+
 _PHRASE = re.compile(r'(-?)"([^"]*)"')
 _WORD = re.compile(r"[^\s\"]+")
 # British spellings the english stemmer keeps apart from the American ones;
@@ -313,6 +318,10 @@ class Analysed:
     # it adds when a paper has that phrase: the part of its words' idf that their
     # specificity took away ("state space": common English words, a specific phrase).
     phrases: tuple[tuple[str, float], ...] = ()
+    # The least total informative weight a query is measured against (see search's
+    # coverage): MIN_INFORMATIVE on the idf scale of real statistics, 1 without them
+    # (every idf is then 1).
+    weight_floor: float = 1.0
 
 
 def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Analysed:
@@ -369,6 +378,7 @@ def analyse(conn: psycopg.Connection, parsed: ParsedQuery, stats: _Stats) -> Ana
         blocks,
         informative,
         phrases,
+        MIN_INFORMATIVE if stats.freqs else 1.0,
     )
 
 

@@ -53,15 +53,14 @@ FIRST_PASS_DEPTH = 20
 # + BIAS), a logistic regression fitted on the dev judgments (all 26 queries, the
 # fused top 100 of each; `python benchmarks/search_quality.py --calibrate`).
 # coverage = informative weight of the matched query terms and phrases (see
-# lexical.Analysed) / max(their total, MIN_WEIGHT): a query of only everyday
-# words ("how do I make it stop") cannot cover much.
+# lexical.Analysed) / max(their total, lexical.MIN_INFORMATIVE): a query of
+# only everyday words ("how do I make it stop") cannot cover much.
 RELEVANCE_COS = 6.11
 RELEVANCE_COVERAGE = 5.84
 RELEVANCE_BIAS = -5.37
 # The same fit on coverage alone, for papers without a vector (or no embedder).
 KEYWORD_COVERAGE = 6.05
 KEYWORD_BIAS = -3.42
-MIN_WEIGHT = 3.0
 # A result is shown when its relevance reaches this (docs/search.md: the
 # precision/recall of each candidate value and why this one).
 CUTOFF = 0.07
@@ -303,7 +302,7 @@ def _evidence(
     for phrase, bonus in analysed.phrases:
         queries.append(phrase)
         weights.append(bonus)
-    total = max(sum(weights), MIN_WEIGHT)
+    total = max(sum(weights), analysed.weight_floor)
     rows = conn.execute(
         "SELECT p.id,"
         " CASE WHEN %(vec)s::halfvec IS NOT NULL AND p.embedding IS NOT NULL"
