@@ -9,6 +9,7 @@ identity and merge rules defined below.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,21 @@ from typing import Any
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 5_000
+# Fields PostgreSQL indexes with a b-tree (or that pages show on one line) must stay
+# far below its ~2,700-byte index-row limit; real values are a fraction of these.
+MAX_NAME = 500  # one author, the organisation
+MAX_IDENTIFIER = 500  # DOI, GitHub URL
+MAX_CATEGORY = 100
+MAX_CATEGORIES = 100
+# The raw record of one sighting (jsonb); a real one is a few kilobytes.
+MAX_RAW = 1_000_000
+# The columns holding counts are PostgreSQL `integer`.
+MAX_INT = 2**31 - 1
+
+# How much of a date a source stated. A year-only BibTeX entry becomes Jan 1 of that
+# year with precision YEAR, so it never replaces a day that another source knew.
+YEAR, MONTH, DAY = "year", "month", "day"
+_PRECISION_RANK = {YEAR: 1, MONTH: 2, DAY: 3}
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Old-style (hep-th/9901001) and new-style (2401.01234) arXiv identifiers,
@@ -112,6 +128,8 @@ class Paper:
     author_count: int | None = None
     organization: str | None = None
     published_on: date | None = None
+    # How much of published_on the source stated: YEAR, MONTH or DAY.
+    published_precision: str = DAY
     # The day the paper entered a daily list (Hugging Face), if the source says.
     listed_on: date | None = None
     github_url: str | None = None
@@ -148,6 +166,8 @@ class Record:
     # other sources leave these unset and the catalogue stamps the import time.
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # `raw` as the JSON the database will store, once validation has encoded it.
+    raw_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +219,45 @@ def clean_text(value: str | None) -> str:
     return " ".join(value.translate(_CONTROL).split())
 
 
+def printable(value: str) -> str:
+    """`value` with what PostgreSQL text cannot hold (NUL, lone surrogates) escaped.
+
+    For messages and positions, which quote the input they complain about.
+    """
+    if value.isascii() and "\x00" not in value:
+        return value
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable(value: str, name: str, limit: int) -> str:
+    """A short identifier-like field as given, if PostgreSQL can store and index it."""
+    if len(value) > limit:
+        raise InvalidPaper(f"{name} of {len(value)} characters (limit {limit})")
+    if _ASCII_CONTROL.search(value) or (
+        not value.isascii() and any(unicodedata.category(ch) in ("Cs", "Cc") for ch in value)
+    ):
+        shown = repr(printable(value))[:80]
+        raise InvalidPaper(f"{name} holds control characters or lone surrogates: {shown}")
+    return value
+
+
+def _whole_number(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidPaper(f"{name} is not a whole number: {printable(repr(value))[:60]}")
+    if value < 0:
+        raise InvalidPaper(f"negative {name} {value}")
+    if value > MAX_INT:
+        raise InvalidPaper(f"{name} {str(value)[:20]} is beyond the largest count ({MAX_INT})")
+    return value
+
+
 def validate(paper: Paper) -> Paper:
-    """Return a cleaned copy of `paper`, or raise InvalidPaper with a readable reason."""
+    """Return a cleaned copy of `paper`, or raise InvalidPaper with a readable reason.
+
+    Everything PostgreSQL would refuse (integers beyond `integer`, NUL, lone
+    surrogates, over-long indexed values) is refused here, per record: one such
+    record must cost only itself, never the batch it travels in.
+    """
     title = clean_text(paper.title)
     if not title or not normalise_title(title):
         raise InvalidPaper("missing title")
@@ -212,29 +269,70 @@ def validate(paper: Paper) -> Paper:
     authors = tuple(a for a in (clean_text(a) for a in paper.authors) if a)
     if len(authors) > MAX_AUTHORS:
         raise InvalidPaper(f"{len(authors)} authors (limit {MAX_AUTHORS})")
+    for author in authors:
+        if len(author) > MAX_NAME:
+            raise InvalidPaper(f"an author name of {len(author)} characters (limit {MAX_NAME})")
+    organization = clean_text(paper.organization) or None
+    if organization and len(organization) > MAX_NAME:
+        raise InvalidPaper(f"organization of {len(organization)} characters (limit {MAX_NAME})")
     count = paper.author_count
-    if count is not None and count < 0:
-        raise InvalidPaper(f"negative author count {count}")
+    if count is not None:
+        count = _whole_number(count, "author count")
     if authors and (count is None or count < len(authors)):
         count = len(authors)
-    if paper.upvotes < 0:
-        raise InvalidPaper(f"negative upvote count {paper.upvotes}")
+    upvotes = _whole_number(paper.upvotes, "upvote count")
+    if len(paper.categories) > MAX_CATEGORIES:
+        raise InvalidPaper(f"{len(paper.categories)} categories (limit {MAX_CATEGORIES})")
+    categories = tuple(
+        _storable(c, "category", MAX_CATEGORY) for c in paper.categories if c and c.strip()
+    )
+    if paper.published_precision not in _PRECISION_RANK:
+        raise InvalidPaper(f"unknown date precision {paper.published_precision!r:.40}")
+    doi = (paper.doi or "").strip().lower() or None
+    github_url = http_url(paper.github_url)
     # Built field by field rather than with dataclasses.replace, which costs
     # more than the rest of validation for a typical record.
     return Paper(
         title=title,
         abstract=abstract,
         arxiv_id=normalise_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None,
-        doi=(paper.doi or "").strip().lower() or None,
+        doi=_storable(doi, "doi", MAX_IDENTIFIER) if doi else None,
         authors=authors,
         author_count=count,
-        organization=clean_text(paper.organization) or None,
+        organization=organization,
         published_on=paper.published_on,
+        published_precision=paper.published_precision if paper.published_on else DAY,
         listed_on=paper.listed_on,
-        github_url=http_url(paper.github_url),
-        upvotes=paper.upvotes,
-        categories=paper.categories,
+        github_url=_storable(github_url, "github_url", MAX_IDENTIFIER) if github_url else None,
+        upvotes=upvotes,
+        categories=categories,
     )
+
+
+# An escaped NUL in JSON text: "\u0000" not itself preceded by an escaping backslash.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def raw_json(raw: dict[str, Any]) -> str:
+    """The raw record as the JSON jsonb will store; raises InvalidPaper where jsonb would refuse.
+
+    jsonb refuses NaN/Infinity, the escaped NUL and lone surrogates; a huge raw
+    record would bloat the catalogue for nothing.
+    """
+    try:
+        text = json.dumps(raw, ensure_ascii=False, allow_nan=False, default=str)
+    except ValueError as exc:  # NaN, Infinity, circular data, a huge int
+        raise InvalidPaper(f"raw record cannot be stored: {exc}") from None
+    if len(text) > MAX_RAW:
+        raise InvalidPaper(f"raw record of {len(text)} characters (limit {MAX_RAW})")
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        raise InvalidPaper("raw record holds a NUL character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidPaper("raw record holds a lone surrogate (invalid Unicode)") from None
+    return text
 
 
 def checked(items: Iterable[Item]) -> Iterator[Item]:
@@ -245,8 +343,11 @@ def checked(items: Iterable[Item]) -> Iterator[Item]:
             continue
         try:
             paper = validate(item.paper)
+            encoded = raw_json(item.raw)
+            _storable(item.external_key, "external key", MAX_TITLE)
+            _storable(item.source, "source name", MAX_CATEGORY)
         except InvalidPaper as exc:
-            yield BadRecord(item.source, item.position, str(exc))
+            yield BadRecord(item.source, printable(item.position), str(exc))
             continue
         yield Record(
             paper=paper,
@@ -256,6 +357,7 @@ def checked(items: Iterable[Item]) -> Iterator[Item]:
             raw=item.raw,
             first_seen=item.first_seen,
             last_seen=item.last_seen,
+            raw_json=encoded,
         )
 
 
@@ -271,6 +373,20 @@ def _earliest(old: date | None, new: date | None) -> date | None:
     return min(old, new)
 
 
+def _better_date(
+    old: date | None, old_precision: str, new: date | None, new_precision: str
+) -> tuple[date | None, str]:
+    """The more precise of two publication dates; of equally precise ones, the earliest."""
+    if new is None:
+        return old, old_precision
+    if old is None:
+        return new, new_precision
+    old_rank, new_rank = _PRECISION_RANK[old_precision], _PRECISION_RANK[new_precision]
+    if old_rank != new_rank:
+        return (old, old_precision) if old_rank > new_rank else (new, new_precision)
+    return min(old, new), old_precision
+
+
 def merge(old: Paper, new: Paper) -> Paper:
     """Merge two descriptions of the same paper, keeping the richer value of each field.
 
@@ -280,7 +396,9 @@ def merge(old: Paper, new: Paper) -> Paper:
     - authors: the longer list; author_count: the larger of the counts, never
       fewer than the known author names (a count seen in a listing is a floor);
     - organization, github_url, doi, arxiv_id: the first known value;
-    - published_on, listed_on: the earliest date (later dates are re-listings);
+    - published_on: the most precise date (a day beats a month beats a year: "2025"
+      from a .bib must not move a paper to Jan 1), of equally precise ones the earliest;
+    - listed_on: the earliest date (later dates are re-listings);
     - upvotes: the largest count any source showed (counts only grow on the source);
     - categories: the union, in first-seen order.
     Merging is commutative in everything but the first-seen fields, and idempotent.
@@ -290,6 +408,9 @@ def merge(old: Paper, new: Paper) -> Paper:
     author_count = max(counts) if counts else None
     if authors and (author_count is None or author_count < len(authors)):
         author_count = len(authors)
+    published_on, precision = _better_date(
+        old.published_on, old.published_precision, new.published_on, new.published_precision
+    )
     return Paper(
         title=old.title or new.title,
         abstract=_richer_text(old.abstract, new.abstract),
@@ -298,7 +419,8 @@ def merge(old: Paper, new: Paper) -> Paper:
         authors=authors,
         author_count=author_count,
         organization=old.organization or new.organization,
-        published_on=_earliest(old.published_on, new.published_on),
+        published_on=published_on,
+        published_precision=precision,
         listed_on=_earliest(old.listed_on, new.listed_on),
         github_url=old.github_url or new.github_url,
         upvotes=max(old.upvotes, new.upvotes),

@@ -323,8 +323,10 @@ def test_a_failing_writer_fails_the_run_and_reports_its_error(db: Database) -> N
 
     first, other = _titles_in_two_partitions()
     good = [_record(f"{first} {n}", f"g{n}") for n in range(50)]
-    # PostgreSQL's jsonb refuses a NUL character: this batch cannot be written.
-    poison = Record(Paper(title=other, abstract="x"), "test", "bad", "test:bad", {"raw": "\x00"})
+    # A constraint violation is no bad value but a broken catalogue: the run must stop.
+    with db.transaction() as conn:
+        conn.execute(f"ALTER TABLE papers ADD CONSTRAINT no_poison CHECK (title <> '{other}')")
+    poison = Record(Paper(title=other, abstract="x"), "test", "bad", "test:bad", {})
     progress: list[int] = []
     with pytest.raises(psycopg.Error):
         catalogue.ingest(
@@ -332,8 +334,28 @@ def test_a_failing_writer_fails_the_run_and_reports_its_error(db: Database) -> N
         )
     with db.connection() as conn:
         run = conn.execute("SELECT status, message, read FROM ingest_runs").fetchone()
-    assert run["status"] == "failed" and "\\u0000" in run["message"]
+    assert run["status"] == "failed" and "no_poison" in run["message"]
     assert run["read"] == sum(progress) <= len(good)
+
+
+def test_a_value_the_database_refuses_costs_only_its_record(db: Database) -> None:
+    first, other = _titles_in_two_partitions()
+    # Narrow a column so that a value validation lets through is refused (DataError).
+    with db.transaction() as conn:
+        conn.execute("ALTER TABLE papers ALTER COLUMN github_url TYPE varchar(50)")
+    good = [_record(f"{first} {n}", f"g{n}") for n in range(30)]
+    good += [_record(f"{other} {n}", f"o{n}") for n in range(30)]
+    poison = _record(other, "bad", github_url="https://github.com/" + "x" * 60)
+    records = [*good[:25], poison, *good[25:]]
+    progress: list[int] = []
+    report = catalogue.ingest(
+        db, records, source="test", origin="t", batch_size=10, progress=progress.append
+    )
+    assert (report.read, report.new, report.rejected) == (61, 60, 1)
+    assert sum(progress) == 61
+    assert report.errors[0].position == poison.position
+    assert report.errors[0].reason.startswith("refused by the database: value too long")
+    assert catalogue.count_papers(db) == 60
 
 
 def test_progress_counts_every_record_once(db: Database) -> None:

@@ -158,6 +158,7 @@ papers = st.builds(
     author_count=st.none() | st.integers(min_value=0, max_value=10_000),
     organization=optional_texts,
     published_on=dates,
+    published_precision=st.sampled_from(["year", "month", "day"]),
     listed_on=dates,
     github_url=optional_texts,
     upvotes=st.integers(min_value=0),

@@ -62,7 +62,7 @@ import psycopg
 
 from paperfeed.catalogue import derive
 from paperfeed.db import Database
-from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge
+from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge, printable
 
 # Every writer of papers holds (INGEST_LOCK, its partition) for the length of its batch.
 INGEST_LOCK = 7_240_002
@@ -89,7 +89,7 @@ _raw_json = json.JSONEncoder(default=str).encode
 
 _PAPER_COLUMNS = (
     "arxiv_id, doi, title, norm_title, abstract, authors, author_count, organization,"
-    " published_on, listed_on, github_url, categories, imported_upvotes"
+    " published_on, published_precision, listed_on, github_url, categories, imported_upvotes"
 )
 
 # Staging tables for COPY: a batch is copied in, then inserted with one statement.
@@ -97,7 +97,8 @@ _NEW_PAPERS_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS new_papers (
     ident text, arxiv_id text, doi text, title text, norm_title text, abstract text,
     authors text[], author_count integer, organization text, published_on date,
-    listed_on date, github_url text, categories text[], imported_upvotes integer
+    published_precision text, listed_on date, github_url text, categories text[],
+    imported_upvotes integer
 ) ON COMMIT DELETE ROWS"""
 _NEW_SIGHTINGS_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS new_sightings (
@@ -147,6 +148,7 @@ def _paper_from_row(row: dict[str, Any]) -> Paper:
         author_count=row["author_count"],
         organization=row["organization"],
         published_on=row["published_on"],
+        published_precision=row["published_precision"],
         listed_on=row["listed_on"],
         github_url=row["github_url"],
         upvotes=row["imported_upvotes"],
@@ -165,6 +167,7 @@ def _paper_values(paper: Paper) -> tuple[Any, ...]:
         paper.author_count,
         paper.organization,
         paper.published_on,
+        paper.published_precision,
         paper.listed_on,
         paper.github_url,
         list(paper.categories),
@@ -236,7 +239,9 @@ def partition_of(paper: Paper) -> int:
     return zlib.crc32(paper.normalised_title.encode("utf-8")) % PARTITIONS
 
 
-def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, int]:
+def _write_batch(
+    conn: psycopg.Connection, records: list[Record], run_id: int | None
+) -> tuple[int, int]:
     """Merge one batch of valid records into the catalogue; return (new, merged)."""
     # In ascending order, like every writer, so that writers never wait in a circle.
     for partition in sorted({partition_of(r.paper) for r in records}):
@@ -253,9 +258,10 @@ def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, 
                 for slot in new_slots:
                     copy.write_row((slot.ident, *_paper_values(slot.paper)))
             rows = cur.execute(
-                "INSERT INTO papers (ident, " + _PAPER_COLUMNS + ")"  # noqa: S608 - constant columns
-                " SELECT ident, " + _PAPER_COLUMNS + " FROM new_papers"
-                " RETURNING id, ident"
+                "INSERT INTO papers (ident, first_run, " + _PAPER_COLUMNS + ")"  # noqa: S608 - constant columns
+                " SELECT ident, %s, " + _PAPER_COLUMNS + " FROM new_papers"
+                " RETURNING id, ident",
+                (run_id,),
             ).fetchall()
         ids = {row["ident"]: row["id"] for row in rows}
         for slot in new_slots:
@@ -265,20 +271,22 @@ def _write_batch(conn: psycopg.Connection, records: list[Record]) -> tuple[int, 
         with conn.cursor() as cur:
             cur.executemany(
                 "UPDATE papers SET (" + _PAPER_COLUMNS + ", updated_at)"  # noqa: S608 - constant columns
-                " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) WHERE id = %s",
+                " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) WHERE id = %s",
                 [(*_paper_values(s.paper), s.paper_id) for s in changed],
             )
 
-    _upsert_sightings(conn, batch.slots)
+    _upsert_sightings(conn, batch.slots, run_id)
     return len(new_slots), merged
 
 
-def _write_batch_retrying(conn: psycopg.Connection, records: list[Record]) -> tuple[int, int]:
+def _write_batch_retrying(
+    conn: psycopg.Connection, records: list[Record], run_id: int | None
+) -> tuple[int, int]:
     """One transaction for the batch, retried whole when it collided with another writer."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.transaction():
-                return _write_batch(conn, records)
+                return _write_batch(conn, records, run_id)
         except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
             # Another writer inserted a paper this batch also inserts (see the
             # module docstring): the fresh transaction will find and merge into it.
@@ -287,7 +295,40 @@ def _write_batch_retrying(conn: psycopg.Connection, records: list[Record]) -> tu
     raise AssertionError("unreachable")
 
 
-def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
+# What PostgreSQL raises for a value it cannot store (out of range, NUL, too long
+# for an index …), and what psycopg raises for text it cannot encode.
+_REFUSED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded, UnicodeEncodeError)
+
+
+def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int | None) -> _Done:
+    """Write a batch; if the database refuses a value validation let through, lose only it.
+
+    `model.checked` rejects everything known to be refused; this is the net under it.
+    A refused batch is split in halves until each refused record is alone, and those
+    are reported as bad records (about 2·log2(batch) transactions for one bad record).
+    """
+    try:
+        new, merged = _write_batch_retrying(conn, records, run_id)
+        return _Done(len(records), new, merged)
+    except _REFUSED as exc:
+        if len(records) == 1:
+            record = records[0]
+            reason = printable(str(exc)).strip().splitlines()[0][:200]
+            reason = f"refused by the database: {reason}"
+            bad = BadRecord(record.source, printable(record.position), reason)
+            return _Done(1, 0, 0, [bad])
+    half = len(records) // 2
+    first = _write_refusing(conn, records[:half], run_id)
+    second = _write_refusing(conn, records[half:], run_id)
+    return _Done(
+        first.records + second.records,
+        first.new + second.new,
+        first.merged + second.merged,
+        first.refused + second.refused,
+    )
+
+
+def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot], run_id: int | None) -> None:
     rows = []
     seen: set[tuple[str, str]] = set()
     for slot in slots:
@@ -304,7 +345,7 @@ def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
                     record.first_seen,
                     record.last_seen,
                     record.paper.upvotes,
-                    _raw_json(record.raw),
+                    record.raw_json if record.raw_json is not None else _raw_json(record.raw),
                 )
             )
     with conn.cursor() as cur:
@@ -319,14 +360,15 @@ def _upsert_sightings(conn: psycopg.Connection, slots: list[_Slot]) -> None:
         # export being restored brings its own timestamps (COALESCE keeps them).
         cur.execute(
             "INSERT INTO paper_sources AS s"
-            " (source, external_key, paper_id, first_seen, last_seen, upvotes, raw)"
+            " (source, external_key, paper_id, first_seen, last_seen, upvotes, raw, first_run)"
             " SELECT source, external_key, paper_id, coalesce(first_seen, now()),"
-            "        coalesce(last_seen, now()), upvotes, raw FROM new_sightings"
+            "        coalesce(last_seen, now()), upvotes, raw, %s FROM new_sightings"
             " ON CONFLICT (source, external_key) DO UPDATE SET"
             "   paper_id = excluded.paper_id,"
             "   last_seen = greatest(s.last_seen, excluded.last_seen),"
             "   upvotes = excluded.upvotes,"
-            "   raw = excluded.raw"
+            "   raw = excluded.raw",
+            (run_id,),
         )
 
 
@@ -337,13 +379,22 @@ class _Done:
     records: int
     new: int
     merged: int
+    # Records the database refused (see _write_refusing).
+    refused: list[BadRecord] = field(default_factory=list)
 
 
 class _Writer:
     """One partition's writer: a thread with its own connection, committing batch after batch."""
 
-    def __init__(self, db: Database, partition: int, results: Queue[_Done | BaseException]):
+    def __init__(
+        self,
+        db: Database,
+        partition: int,
+        results: Queue[_Done | BaseException],
+        run_id: int | None,
+    ):
         self.db = db
+        self.run_id = run_id
         self.results = results
         # One batch queued while one is written: enough to keep PostgreSQL busy
         # without reading far ahead of it.
@@ -361,8 +412,7 @@ class _Writer:
             with self.db.dedicated_connection() as conn:
                 self.conn = conn
                 while (records := self.inbox.get()) is not None:
-                    new, merged = _write_batch_retrying(conn, records)
-                    self.results.put(_Done(len(records), new, merged))
+                    self.results.put(_write_refusing(conn, records, self.run_id))
         except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
             self.results.put(exc)
 
@@ -424,7 +474,9 @@ class _Import:
         self.first.append(record)
         if len(self.first) > self.batch_size:
             first, self.first = self.first, None
-            self.writers = [_Writer(self.db, p, self.results) for p in range(PARTITIONS)]
+            self.writers = [
+                _Writer(self.db, p, self.results, self.report.run_id) for p in range(PARTITIONS)
+            ]
             for buffered in first:
                 self._route(buffered)
 
@@ -449,6 +501,8 @@ class _Import:
             self._count(result)
 
     def _count(self, done: _Done) -> None:
+        for bad in done.refused:
+            self.report.add_error(bad)
         self.report.new += done.new
         self.report.merged += done.merged
         handled = done.records + self.unreported_bad
@@ -462,8 +516,7 @@ class _Import:
         if self.first is not None:
             if self.first:
                 with self.db.connection() as conn:
-                    new, merged = _write_batch_retrying(conn, self.first)
-                self._count(_Done(len(self.first), new, merged))
+                    self._count(_write_refusing(conn, self.first, self.report.run_id))
         else:
             for writer, records in zip(self.writers, self.pending, strict=True):
                 if records:
@@ -540,7 +593,7 @@ def _start_run(owner: psycopg.Connection, report: IngestReport) -> None:
     with owner.transaction():
         row = owner.execute(
             "INSERT INTO ingest_runs (source, origin) VALUES (%s, %s) RETURNING id",
-            (report.source, report.origin),
+            (report.source, printable(report.origin)),
         ).fetchone()
         report.run_id = row["id"]
         owner.execute("SELECT pg_advisory_lock(%s)", (_run_lock(report.run_id),))
@@ -559,7 +612,9 @@ def _start_run(owner: psycopg.Connection, report: IngestReport) -> None:
 
 
 def _finish_run(db: Database, report: IngestReport, status: str, message: str | None) -> None:
-    errors = [{"position": e.position, "reason": e.reason} for e in report.errors]
+    errors = [
+        {"position": printable(e.position), "reason": printable(e.reason)} for e in report.errors
+    ]
     try:
         with db.transaction() as conn:
             conn.execute(
@@ -572,7 +627,7 @@ def _finish_run(db: Database, report: IngestReport, status: str, message: str | 
                     report.merged,
                     report.rejected,
                     json.dumps(errors),
-                    message,
+                    printable(message) if message else None,
                     report.run_id,
                 ),
             )

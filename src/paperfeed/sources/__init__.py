@@ -4,7 +4,12 @@
 - `hf_daily` — Hugging Face's daily papers JSON (`/api/daily_papers`);
 - `bibtex`   — .bib files;
 - `jsonl`    — paperfeed's own export format (both directions), and plain JSON lines;
-- `listing`  — saved HTML listing pages.
+- `listing`  — saved HTML listing pages;
+- `kaggle`   — the Kaggle arXiv metadata snapshot (JSON Lines, streamed);
+- `csl_json`, `ris` — reference-manager exports (Zotero, Mendeley, EndNote);
+- `openalex`, `semantic_scholar` — those services' work/paper JSON;
+- `detect`   — which of the above a file is (`ingest auto`); `files` reads any of
+  them plain or gzipped; `jsonfields` and `text` hold what several share.
 
 A source never imports the database; `model.checked()` validates what it yields.
 """

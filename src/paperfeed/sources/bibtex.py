@@ -4,13 +4,17 @@ Field mapping:
 - title, abstract: LaTeX decoded best-effort (accents, `{B}` case guards, `--`, `~`);
   math stays verbatim (`$x^2$`);
 - author: split on " and " outside braces ("{Barnes and Noble}" is one author);
-  "Last, First" and "Last, Jr, First" become "First Last [Jr]"; "others" is dropped;
-- date (biblatex: YYYY, YYYY-MM, YYYY-MM-DD, or a range: its start) or year + month
-  (+ day) → published_on. A missing day or month means the first day of the month
-  or year (2021 → 2021-01-01): good enough to sort and filter, never later than true;
-- doi (URL and "doi:" prefixes removed); arXiv id from `eprint` (unless
-  archivePrefix/eprinttype names another archive), an arxiv.org `url`, an arXiv DOI
-  (10.48550/arXiv.…) or "arXiv:…" in journal/note/howpublished; primaryClass → categories;
+  "Last, First" and "Last, Jr, First" become "First Last [Jr]"; "others" and "et al."
+  are dropped; unknown macros keep their text (`\\hyphen{}` is "-", `\\TeX` is "TeX");
+- date (biblatex: YYYY, YYYY-MM, YYYY-MM-DD, or a range: its start) or year ("2023a":
+  2023) + month (+ day) → published_on with its precision (year, month or day). A
+  missing day or month is stored as the first (2021 → 2021-01-01, precision "year"),
+  which a merge never lets override a more precise date;
+- crossref: a child inherits the fields it lacks from its parent (title, date …);
+- doi (URL and "doi:" prefixes and TeX escapes such as `\\_` removed); arXiv id from
+  `eprint` (unless archivePrefix/eprinttype names another archive), an arxiv.org `url`,
+  an arXiv DOI (10.48550/arXiv.…) or "arXiv:…" / "arxiv.org/abs/…" in journal, note,
+  howpublished (braces ignored: "Ar{X}iv:1607.06450"); primaryClass → categories;
 - every field is kept in `raw` (values over MAX_RAW_FIELD characters are replaced by a note).
 
 Every entry type is accepted if it has a title. Unparseable blocks, duplicate keys or
@@ -26,6 +30,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import bibtexparser
 from bibtexparser.model import (
@@ -35,10 +40,24 @@ from bibtexparser.model import (
     Entry,
     ParsingFailedBlock,
 )
-from pylatexenc.latex2text import LatexNodes2Text  # bibtexparser's own LaTeX decoder
+from pylatexenc.latex2text import (  # bibtexparser's own LaTeX decoder
+    LatexNodes2Text,
+    MacroTextSpec,
+    get_default_latex_context_db,
+)
 
-from paperfeed.model import MAX_ABSTRACT, BadRecord, Item, Paper, Record, normalise_arxiv_id
-from paperfeed.sources.text import find_github_url
+from paperfeed.model import (
+    DAY,
+    MAX_ABSTRACT,
+    MONTH,
+    YEAR,
+    BadRecord,
+    Item,
+    Paper,
+    Record,
+    normalise_arxiv_id,
+)
+from paperfeed.sources.text import find_arxiv_id, find_github_url, is_et_al
 
 SOURCE = "bibtex"
 
@@ -48,13 +67,49 @@ SOURCE = "bibtex"
 MAX_DECODE = 2 * MAX_ABSTRACT
 MAX_RAW_FIELD = MAX_ABSTRACT
 
-_LATEX = LatexNodes2Text(math_mode="verbatim")
+
+def _unknown_macro(node: Any, l2t: LatexNodes2Text) -> str:
+    """An unknown macro keeps its text: its arguments' text, else its own name.
+
+    pylatexenc drops unknown macros, so `\\TeX`-like words vanished from titles
+    ("The {\\TeX book}" became "The book") and titles stopped matching.
+    """
+    args = [arg for arg in (node.nodeargd.argnlist if node.nodeargd else []) if arg is not None]
+    if args:
+        return "".join(l2t.nodelist_to_text([arg]) for arg in args)
+    following = node.parsing_state.s[node.pos + node.len :].lstrip()
+    if following.startswith("{"):  # `\\foo{bar}`: the group that follows is the text
+        return ""
+    return node.macroname + node.macro_post_space
+
+
+def _latex_context() -> Any:
+    context = get_default_latex_context_db()
+    names = {"TeX": "TeX", "LaTeX": "LaTeX", "LaTeXe": "LaTeX2e", "BibTeX": "BibTeX"}
+    context.add_context_category(
+        "paperfeed",
+        prepend=True,
+        # DBLP writes hyphens in compound words as \\hyphen{}.
+        macros=[MacroTextSpec("hyphen", "-")]
+        + [MacroTextSpec(name, text) for name, text in names.items()],
+    )
+    context.set_unknown_macro_spec(MacroTextSpec("", simplify_repl=_unknown_macro))
+    return context
+
+
+_LATEX = LatexNodes2Text(latex_context=_latex_context(), math_mode="verbatim")
 # "~" is a tie (a non-breaking space), as pylatexenc renders it.
 _NO_BRACES = str.maketrans({"{": None, "}": None, "~": "\xa0"})
 _AND = re.compile(r"(\s+and\s+)", re.IGNORECASE)
 _BLOCK_KEY = re.compile(r"@\s*(\w+)\s*[{(]\s*([^,\s{}()=]+)")
-_ARXIV_IN_TEXT = re.compile(r"arxiv:\s*([\w./-]+)", re.IGNORECASE)
-_BIBLATEX_DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
+# ASCII digits only: `\d` also matches "①" or "٢", which int() then refuses or misreads.
+_BIBLATEX_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{1,2}))?(?:-([0-9]{1,2}))?", re.ASCII)
+# A year, optionally with the suffix that tells apart one author's papers of a year ("2023a").
+_YEAR = re.compile(r"([0-9]{4})[a-z]?", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_TEX_ESCAPE = re.compile(r"\\([_%#&$~])")
+# Fields a crossref child never inherits from its parent.
+_NOT_INHERITED = frozenset({"crossref", "entryset", "ids", "xdata", "related"})
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
 
 
@@ -75,6 +130,12 @@ def parse(data: bytes, origin: str) -> Iterator[Item]:
         # Lone surrogates mark the bad bytes, so only the entries holding them are lost.
         text, damaged = data.decode("utf-8", "surrogateescape"), True
     library = bibtexparser.parse_string(text.removeprefix("\ufeff"))
+    # crossref parents by key (BibTeX keys compare case-insensitively).
+    parents = {
+        block.key.lower(): {f.key.lower(): str(f.value) for f in block.fields}
+        for block in library.blocks
+        if isinstance(block, Entry)
+    }
     number = 0
     for block in library.blocks:
         if not isinstance(block, (Entry, ParsingFailedBlock)):
@@ -85,7 +146,7 @@ def parse(data: bytes, origin: str) -> Iterator[Item]:
         if not isinstance(block, Entry):
             yield BadRecord(SOURCE, position, _failure_reason(block))
             continue
-        fields = {f.key.lower(): str(f.value) for f in block.fields}
+        fields = _inherit({f.key.lower(): str(f.value) for f in block.fields}, parents)
         if damaged and any(_has_surrogates(v) for v in (block.key, *fields.values())):
             yield BadRecord(SOURCE, position, "invalid UTF-8 in the entry")
             continue
@@ -96,6 +157,24 @@ def parse(data: bytes, origin: str) -> Iterator[Item]:
             continue
         raw = {"entry_type": block.entry_type, "key": block.key, "fields": _raw_fields(block)}
         yield Record(paper, SOURCE, f"{origin}#{block.key}", position, raw)
+
+
+def _inherit(fields: dict[str, str], parents: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The fields of an entry completed from its `crossref` parent (one level, as BibTeX).
+
+    A child inherits every field it lacks: its date and title (biblatex @softwareversion
+    children have only a version) — a parent's title also becomes the child's booktitle.
+    """
+    parent = parents.get(fields.get("crossref", "").strip().lower())
+    if not parent:
+        return fields
+    merged = dict(fields)
+    for name, value in parent.items():
+        if name not in _NOT_INHERITED and name not in merged:
+            merged[name] = value
+    if "title" in parent and "booktitle" not in fields:
+        merged["booktitle"] = parent["title"]
+    return merged
 
 
 def _failed_key(block: Block) -> str:
@@ -133,17 +212,21 @@ def _paper(fields: dict[str, str]) -> Paper:
     """The Paper an entry's (lower-cased) fields describe; raises _Invalid."""
     title = decode_latex(fields.get("title", ""))
     if not title.strip():
+        if "entryset" in fields:
+            raise _Invalid("a @set of other entries, not a paper")
         raise _Invalid("entry has no title")
     url = fields.get("url", "").strip()
     doi = _doi(fields.get("doi", ""))
     primary = fields.get("primaryclass", "").strip()
+    published_on, precision = _published_on(fields)
     return Paper(
         title=title,
         abstract=decode_latex(fields.get("abstract", "")),
         arxiv_id=_arxiv_id(fields, url, doi),
         doi=doi,
         authors=tuple(split_authors(fields.get("author", ""))),
-        published_on=_published_on(fields),
+        published_on=published_on,
+        published_precision=precision,
         github_url=find_github_url(url) if "github.com" in url else None,
         categories=(primary,) if primary else (),
     )
@@ -182,10 +265,10 @@ def split_authors(field: str) -> list[str]:
     people = []
     for name in names:
         name = " ".join(name.split())
-        if not name or name.lower() == "others":  # "and others" means et al.
+        if not name or is_et_al(name):  # "and others" / "and et al." are no one
             continue
         people.append(" ".join(decode_latex(_first_last(name)).split()))
-    return [person for person in people if person]
+    return [person for person in people if person and not is_et_al(person)]
 
 
 def _first_last(name: str) -> str:
@@ -215,7 +298,8 @@ def _split_top_level_commas(name: str) -> list[str]:
 
 
 def _doi(value: str) -> str | None:
-    doi = value.strip()
+    # DBLP and MathSciNet escape for TeX: "10.1007/3-540-48749-2\\_2" is …-2_2.
+    doi = _TEX_ESCAPE.sub(r"\1", value).translate(_NO_BRACES).strip()
     for prefix in (
         "https://doi.org/",
         "http://doi.org/",
@@ -231,41 +315,48 @@ def _doi(value: str) -> str | None:
 
 def _arxiv_id(fields: dict[str, str], url: str, doi: str | None) -> str | None:
     archive = (fields.get("archiveprefix") or fields.get("eprinttype") or "arxiv").strip().lower()
-    eprint = fields.get("eprint", "")
+    eprint = fields.get("eprint", "").translate(_NO_BRACES)
     if eprint and archive == "arxiv" and normalise_arxiv_id(eprint):
         return normalise_arxiv_id(eprint)
-    if "arxiv.org/" in url.lower() and normalise_arxiv_id(url):
-        return normalise_arxiv_id(url)
+    if "arxiv.org/" in url.lower() and normalise_arxiv_id(url.translate(_NO_BRACES)):
+        return normalise_arxiv_id(url.translate(_NO_BRACES))
     if doi and doi.lower().startswith("10.48550/arxiv."):  # arXiv's own DOIs
         return normalise_arxiv_id(doi[len("10.48550/arxiv.") :])
-    for name in ("journal", "note", "howpublished"):  # "arXiv preprint arXiv:2301.00001"
-        match = _ARXIV_IN_TEXT.search(fields.get(name, ""))
-        if match and normalise_arxiv_id(match.group(1).rstrip(".")):
-            return normalise_arxiv_id(match.group(1).rstrip("."))
-    return None
+    # "arXiv preprint arXiv:2301.00001", "Ar{X}iv:1607.06450", "arxiv.org/abs/2205.11916"
+    names = ("journal", "journaltitle", "note", "howpublished", "url", "eprint")
+    return find_arxiv_id(*(fields.get(name) for name in names))
 
 
-def _published_on(fields: dict[str, str]) -> date | None:
-    """The publication date; the first of the month (or of January) when unstated."""
+def _published_on(fields: dict[str, str]) -> tuple[date | None, str]:
+    """The publication date and how precise it is (YEAR, MONTH, DAY).
+
+    A missing day or month is stored as the first (2021 → 2021-01-01, precision YEAR):
+    it sorts and filters, and a merge never lets it replace a stated day.
+    """
     biblatex = fields.get("date", "").strip()
     if biblatex:
         start = biblatex.split("/")[0]  # a range "2020-01-01/2020-01-05" starts the paper
-        match = _BIBLATEX_DATE.match(start)
+        match = _BIBLATEX_DATE.match(start.strip())
         if not match:
             raise _Invalid(f"bad date {biblatex[:40]!r}")
         year, month, day = (int(g) if g else 1 for g in match.groups())
-        return _make_date(year, month, day, biblatex)
-    year_text = fields.get("year", "").strip()
+        precision = DAY if match.group(3) else MONTH if match.group(2) else YEAR
+        return _make_date(year, month, day, biblatex), precision
+    year_text = fields.get("year", "").strip().translate(_NO_BRACES)
     if not year_text:
-        return None
-    if not (len(year_text) == 4 and year_text.isdigit()):
+        return None, DAY
+    year_match = _YEAR.fullmatch(year_text)
+    if not year_match:
         raise _Invalid(f"bad year {year_text[:40]!r}")
-    month = _month(fields.get("month", ""))
+    month_text = fields.get("month", "").strip()
+    month = _month(month_text)
     day_text = fields.get("day", "").strip()
-    if day_text and not day_text.isdigit():
+    if day_text and not _DIGITS.fullmatch(day_text):
         raise _Invalid(f"bad day {day_text[:40]!r}")
     written = f"year {year_text}, month {month}" + (f", day {day_text}" if day_text else "")
-    return _make_date(int(year_text), month, int(day_text or 1), written)
+    precision = DAY if day_text and month_text else MONTH if month_text else YEAR
+    day = int(day_text[:3] or 1) if month_text else 1
+    return _make_date(int(year_match.group(1)), month, day, written), precision
 
 
 def _month(value: str) -> int:
@@ -273,7 +364,7 @@ def _month(value: str) -> int:
     text = value.strip().rstrip(".").lower()
     if not text:
         return 1
-    if text.isdigit() and 1 <= int(text) <= 12:
+    if _DIGITS.fullmatch(text) and 1 <= int(text[:3]) <= 12:
         return int(text)
     number = _MONTHS.get(text[:3])
     if number and calendar.month_name[number].lower().startswith(text):  # "sep", "sept", …

@@ -1,8 +1,10 @@
 """Hugging Face daily papers: `GET https://huggingface.co/api/daily_papers?date=YYYY-MM-DD`.
 
 The response is a JSON list; each entry holds the paper (arXiv id, title, summary,
-authors, upvotes, githubRepo, organization …) and, at the top level, the moment
-it entered the daily list (`publishedAt`). Field names follow the public API as
+authors, upvotes, githubRepo, organization …). The day it entered the daily list
+is `paper.submittedOnDailyAt` (since early 2025: the top-level `publishedAt` is
+then the arXiv time, a day or more earlier); older responses only have the
+top-level `publishedAt`, which was the listing time. Field names follow the public API as
 read by huggingface_hub's `PaperInfo` and the Hub's OpenAPI description:
 
     [{"paper": {"id": "2401.01234", "title": …, "summary": …,
@@ -11,13 +13,17 @@ read by huggingface_hub's `PaperInfo` and the Hub's OpenAPI description:
                 "organization": {"name": …, "fullname": …}, …},
       "publishedAt": "2024-01-03T09:12:00.000Z", "title": …, "summary": …,
       "numComments": 3, "submittedBy": {…}}, …]
+
+A single paper object as `GET /api/papers/{id}` returns it (the `paper` object above,
+often with `ai_summary` and `ai_keywords`) is read too: one Record whose raw record
+is {"paper": <the object>}, so those fields stay available to the pages.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +31,7 @@ from urllib.parse import urlencode
 from paperfeed.model import BadRecord, Item, Paper, Record
 from paperfeed.sources import SourceUnavailable
 from paperfeed.sources.http import USER_AGENT, HttpGet, urllib_get
+from paperfeed.sources.jsonfields import Invalid, string
 
 SOURCE = "hf_daily"
 API_URL = "https://huggingface.co/api/daily_papers"
@@ -32,8 +39,7 @@ API_URL = "https://huggingface.co/api/daily_papers"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
-class _Invalid(ValueError):
-    """An entry that cannot become a Record; the message is the BadRecord reason."""
+_Invalid = Invalid  # an entry that cannot become a Record; the message is the reason
 
 
 class _NotAList(ValueError):
@@ -105,6 +111,9 @@ def _array_elements(text: str) -> Iterator[Any]:
     at = _WHITESPACE.match(text).end()
     if not text.startswith("[", at):
         value = json.loads(text)  # raises for garbage; a valid non-list is reported below
+        if is_paper_object(value):  # GET /api/papers/{id}: one paper, no list around it
+            yield value
+            return
         detail = f": {value.get('error')}" if isinstance(value, dict) and "error" in value else ""
         raise _NotAList(f"expected a list of entries, got {type(value).__name__}{detail}")
     at = _WHITESPACE.match(text, at + 1).end()
@@ -134,12 +143,27 @@ def _has_surrogates(value: Any) -> bool:
     return False
 
 
+def is_paper_object(value: Any) -> bool:
+    """True for a bare paper object (`/api/papers/{id}`), as opposed to a list entry."""
+    return (
+        isinstance(value, dict)
+        and "paper" not in value
+        and isinstance(value.get("id"), str)
+        and ("summary" in value or "title" in value)
+        and isinstance(value.get("authors", []), list)
+    )
+
+
 def _entry(entry: Any, position: str) -> Record:
-    """One daily-list entry as a Record; raises _Invalid with the reason otherwise."""
+    """One daily-list entry (or bare paper object) as a Record; raises _Invalid otherwise."""
+    if is_paper_object(entry):
+        # A bare paper: its publishedAt is the arXiv time, not a listing; keep it
+        # whole in the raw record (ai_summary, ai_keywords …) under "paper".
+        entry = {"paper": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("paper"), dict):
         raise _Invalid("entry without a paper object")
     paper = entry["paper"]
-    paper_id = _string(paper, "id").strip()
+    paper_id = string(paper, "id").strip()
     if not paper_id:
         raise _Invalid("paper without an id")
     authors = paper.get("authors") or []
@@ -153,36 +177,29 @@ def _entry(entry: Any, position: str) -> Record:
     organization = paper.get("organization") or entry.get("organization")
     org_name = None
     if isinstance(organization, dict):
-        org_name = _string(organization, "fullname") or _string(organization, "name") or None
+        org_name = string(organization, "fullname") or string(organization, "name") or None
     upvotes = paper.get("upvotes", 0)
     # The API's schema says "number"; accept 12.0 but not 1.5, "12" or true.
     if isinstance(upvotes, float) and upvotes.is_integer():
         upvotes = int(upvotes)
     if not isinstance(upvotes, int) or isinstance(upvotes, bool):
         raise _Invalid(f"paper.upvotes is not a whole number: {upvotes!r}")
-    listed = entry.get("publishedAt") or paper.get("submittedOnDailyAt")
+    # Since early 2025 the entry's own publishedAt is the arXiv time; the day the
+    # paper entered the list is paper.submittedOnDailyAt. Older responses lack it.
+    listed_name = "paper.submittedOnDailyAt" if paper.get("submittedOnDailyAt") else "publishedAt"
+    listed = paper.get("submittedOnDailyAt") or entry.get("publishedAt")
     record_paper = Paper(
-        title=_string(paper, "title") or _string(entry, "title"),
-        abstract=_string(paper, "summary") or _string(entry, "summary"),
+        title=string(paper, "title") or string(entry, "title"),
+        abstract=string(paper, "summary") or string(entry, "summary"),
         arxiv_id=paper_id,
         authors=names,
         organization=org_name,
         published_on=_day(paper.get("publishedAt"), "paper.publishedAt"),
-        listed_on=_day(listed, "publishedAt"),
-        github_url=_string(paper, "githubRepo") or None,
+        listed_on=_day(listed, listed_name),
+        github_url=string(paper, "githubRepo") or None,
         upvotes=upvotes,
     )
     return Record(record_paper, SOURCE, paper_id, position, entry)
-
-
-def _string(obj: Mapping[str, Any], key: str) -> str:
-    """obj[key] as a string ("" when absent or null); other types are an error."""
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _Invalid(f"{key} is not a string: {type(value).__name__}")
-    return value
 
 
 def _day(value: Any, name: str) -> date | None:

@@ -19,6 +19,8 @@ A line without "sources" (or with an empty list) is a plain paper: one Record wi
 source "jsonl" keyed by the paper's identity. Plain lines may also use common
 foreign names: `summary` for the abstract, `published`/`publishedAt`/`date` for the
 publication date, an arXiv-looking `id`, authors as one string or as {"name": …}.
+Lines of the Kaggle arXiv snapshot (`versions`, `authors_parsed`) are read by
+`sources.kaggle`, whatever verb imports them. Gzipped files are read transparently.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.model import (
+    DAY,
+    MONTH,
+    YEAR,
     BadRecord,
     Item,
     Paper,
@@ -40,11 +45,14 @@ from paperfeed.model import (
     normalise_arxiv_id,
     normalise_title,
 )
+from paperfeed.sources import kaggle
+from paperfeed.sources.files import open_binary
 from paperfeed.sources.text import split_author_list
 
 SOURCE = "jsonl"
 
-# The merged paper fields of an export line, in the order they are written.
+# The merged paper fields of an export line, in the order they are written (plus
+# "published_precision" after published_on when the date is only a year or month).
 PAPER_FIELDS = (
     "arxiv_id",
     "doi",
@@ -75,8 +83,12 @@ class _Invalid(ValueError):
 
 
 def paper_to_dict(paper: Paper) -> dict[str, Any]:
-    """The JSON-ready merged fields of a paper, in export order."""
-    return {
+    """The JSON-ready merged fields of a paper, in export order.
+
+    `published_precision` is written only when the date is less than a day ("year",
+    "month"), so exports of exact dates stay as they were before it existed.
+    """
+    fields = {
         "arxiv_id": paper.arxiv_id,
         "doi": paper.doi,
         "title": paper.title,
@@ -85,11 +97,15 @@ def paper_to_dict(paper: Paper) -> dict[str, Any]:
         "author_count": paper.author_count,
         "organization": paper.organization,
         "published_on": paper.published_on.isoformat() if paper.published_on else None,
+        "published_precision": paper.published_precision,
         "listed_on": paper.listed_on.isoformat() if paper.listed_on else None,
         "github_url": paper.github_url,
         "upvotes": paper.upvotes,
         "categories": list(paper.categories),
     }
+    if paper.published_precision == DAY:
+        del fields["published_precision"]
+    return fields
 
 
 def dump_paper(
@@ -143,7 +159,7 @@ def read(source: str | PathLike[str] | bytes, *, origin: str | None = None) -> I
         yield from parse(source, origin or "<bytes>")
         return
     path = Path(source)
-    with path.open("rb") as handle:  # binary lines end at b"\n" only, never at U+2028
+    with open_binary(path) as handle:  # binary lines end at b"\n" only, never at U+2028
         yield from parse_lines(handle, origin or str(path))
 
 
@@ -168,6 +184,9 @@ def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
             continue
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             yield BadRecord(SOURCE, position, f"invalid JSON ({exc})")
+            continue
+        if kaggle.looks_like(obj):  # a Kaggle arXiv snapshot line: its own field names
+            yield kaggle.record(obj, position)
             continue
         try:
             key, records = _records(obj, position)
@@ -266,6 +285,10 @@ def _paper_fields(obj: dict[str, Any], *, plain: bool) -> dict[str, Any]:
     fields["authors"] = _authors(obj.get("authors"), plain=plain)
     fields["author_count"] = _count(obj, "author_count", default=None)
     fields["published_on"] = _date(obj.get("published_on"), "published_on")
+    precision = obj.get("published_precision")
+    if precision is not None and precision not in (YEAR, MONTH, DAY):
+        raise _Invalid(f"published_precision is not year, month or day: {precision!r:.40}")
+    fields["published_precision"] = precision or DAY
     fields["listed_on"] = _date(obj.get("listed_on"), "listed_on")
     fields["categories"] = _categories(obj.get("categories"), plain=plain)
     return fields

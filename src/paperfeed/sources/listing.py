@@ -35,9 +35,10 @@ _MONTHS = {
     )
 }
 _DATE = re.compile(
-    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{1,2})(?:, (\d{4}))?(?: (\d+))?$"
+    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r" ([0-9]{1,2})(?:, ([0-9]{4}))?(?: ([0-9]+))?$"
 )
-_AUTHORS = re.compile(r"^•\s*(\d+)\s+authors?$")
+_AUTHORS = re.compile(r"^•\s*([0-9]+)\s+authors?$")
 _HEADER = (
     "new",
     "Get trending papers in your email inbox!",
@@ -45,6 +46,12 @@ _HEADER = (
     "Daily Papers",
     "byAK and the research community",
 )
+NOT_A_LISTING = (
+    "not a Daily Papers listing page: it does not start with the page header"
+    " ('Daily Papers', 'byAK and the research community', the page date)"
+)
+# Counts longer than this are no count (and int() of thousands of digits raises).
+_MAX_COUNT_DIGITS = 9
 # A title is one line; real ones stay far below this. Longer lines are abstracts.
 _TITLE_MAX = 300
 
@@ -110,7 +117,10 @@ def parse_date(text: str, page: date) -> tuple[date, int]:
     if not match:
         raise ValueError(f"not a date: {text!r}")
     month, day = _MONTHS[match.group(1)], int(match.group(2))
-    upvotes = int(match.group(4)) if match.group(4) else 0
+    votes = match.group(4) or "0"
+    if len(votes) > _MAX_COUNT_DIGITS:
+        raise ValueError(f"upvote count of {len(votes)} digits")
+    upvotes = int(votes)
     if match.group(3):
         try:
             return date(int(match.group(3)), month, day), upvotes
@@ -125,6 +135,8 @@ def _meta_fields(meta: str) -> tuple[int | None, str | None]:
     """(author count, organisation) from the line before the "·" separator."""
     match = _AUTHORS.match(meta)
     if match:
+        if len(match.group(1)) > _MAX_COUNT_DIGITS:
+            raise ValueError(f"author count of {len(match.group(1))} digits")
         return int(match.group(1)), None
     # Organisation lines read "<hub id> <display name>"; a one-word line is both.
     slug, _, name = meta.partition(" ")
@@ -196,8 +208,12 @@ def parse(data: bytes, origin: str, listing_year: int) -> Iterator[Item]:
         yield BadRecord(SOURCE, f"{origin}:1", "binary data, not a listing page")
         return
     lines, bad = _decode_lines(data, origin)
-    yield from bad
     page, start = _page_date(lines, listing_year)
+    if not any(line.text == "Daily Papers" for line in lines[:start]):
+        # Any text file would otherwise "parse": a README became papers titled "## Usage".
+        yield BadRecord(SOURCE, f"{origin}:1", NOT_A_LISTING)
+        return
+    yield from bad
     if page is None:
         page = date(listing_year, 12, 31)
     cards, errors = _cards(lines[start:], origin)
@@ -213,7 +229,11 @@ def parse(data: bytes, origin: str, listing_year: int) -> Iterator[Item]:
                 yield BadRecord(SOURCE, position, str(exc))
                 continue
         if card.meta is not None:
-            author_count, organization = _meta_fields(card.meta.text)
+            try:
+                author_count, organization = _meta_fields(card.meta.text)
+            except ValueError as exc:
+                yield BadRecord(SOURCE, position, str(exc))
+                continue
         assert card.abstract is not None
         raw = {
             "page": name,

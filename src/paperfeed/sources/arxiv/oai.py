@@ -5,6 +5,7 @@ Documentation: https://info.arxiv.org/help/oa/index.html
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,14 @@ from paperfeed.sources.text import find_github_url, split_author_list
 _OAI = "{http://www.openarchives.org/OAI/2.0/}"
 _ARXIV_OAI = "{http://arxiv.org/OAI/arXiv/}"
 _ARXIV_RAW = "{http://arxiv.org/OAI/arXivRaw/}"
+# arXiv answers a set it does not have with noRecordsMatch, not badArgument:
+# "Set argument doesn't match any sets. The setSpec was 'moo'". That is a mistyped
+# --set (harvesting nothing for ever), so it is an error, unlike a quiet day.
+_UNKNOWN_SET = re.compile(r"match any sets|setspec was", re.IGNORECASE)
+SET_HINT = (
+    "arXiv sets are archives such as cs, math, physics:hep-th or econ;"
+    " categories such as cs.LG are not sets"
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,8 @@ class OaiPage:
     response_date: datetime | None
     # Records marked <header status="deleted">: skipped, but counted.
     deleted: int = 0
-    # The OAI-PMH <error> other than noRecordsMatch (badResumptionToken …), if any.
+    # The OAI-PMH <error> (badResumptionToken, an unknown set …), if any; a plain
+    # noRecordsMatch (nothing changed since `from`) is an empty page, not an error.
     error: str | None = None
     # False when the XML was cut off or broken (then there is no token to follow).
     complete: bool = True
@@ -59,9 +69,12 @@ def parse_oai(data: bytes, origin: str) -> OaiPage:
                 response_date = None
         elif tag == "error":
             code = element.get("code", "")
-            if code == "noRecordsMatch":  # an empty harvest, not a failure
-                continue
-            message = f"OAI-PMH error {code}: {(element.text or '').strip()}"
+            detail = (element.text or "").strip()
+            if code == "noRecordsMatch" and not _UNKNOWN_SET.search(detail):
+                continue  # nothing changed since `from`: an empty harvest, not a failure
+            message = f"OAI-PMH error {code}: {detail}"
+            if code == "noRecordsMatch":
+                message += f" ({SET_HINT})"
             return OaiPage([BadRecord(SOURCE, origin, message)], None, response_date, error=message)
         elif tag == "resumptionToken":
             token = (element.text or "").strip() or None
@@ -107,6 +120,8 @@ def _oai_record(record: ET.Element, position: str) -> Item:
     }
     if body.tag == _ARXIV_OAI + "arXiv":
         return _arxiv_format(body, position, oai_raw)
+    if body.tag == _OAI + "arXiv":  # <arXiv> without its xmlns inherits OAI's (seen edited)
+        return _arxiv_format(body, position, oai_raw, ns=_OAI)
     if body.tag == _ARXIV_RAW + "arXivRaw":
         return _arxiv_raw_format(body, position, oai_raw)
     return BadRecord(SOURCE, position, f"unsupported metadata format {body.tag!r}")
@@ -134,8 +149,9 @@ def _paper_from(common: dict[str, Any], authors: list[str], published_on: date |
     )
 
 
-def _arxiv_format(body: ET.Element, position: str, oai_raw: dict[str, Any]) -> Item:
-    ns = _ARXIV_OAI
+def _arxiv_format(
+    body: ET.Element, position: str, oai_raw: dict[str, Any], ns: str = _ARXIV_OAI
+) -> Item:
     common = _common_fields(body, ns)
     arxiv_id = normalise_arxiv_id(common["id"])
     if arxiv_id is None:
