@@ -1,9 +1,10 @@
-"""Import throughput: papers/s for listing pages and JSONL into the embedded database.
+"""Import throughput: papers/s for listing pages, JSONL and Kaggle-snapshot lines.
 
-    python benchmarks/ingest.py [--sizes 10000,100000]
+    python benchmarks/ingest.py [--sizes 10000,100000] [--formats listing,jsonl,kaggle]
 
 For each size, synthetic papers (benchmarks/synthetic.py) are written as a
-listing page and as a JSONL file; each file is imported into a fresh, migrated
+listing page, a JSONL file and Kaggle arXiv-snapshot lines (ids, versions,
+authors_parsed, categories as in the real dataset); each file is imported into a fresh, migrated
 database on one embedded PostgreSQL, end to end as `paperfeed ingest` does it
 (read, parse, validate, merge, write, with full-text indexing; no embeddings).
 A second run of the same file measures the re-import (every record merges).
@@ -31,10 +32,10 @@ from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import Generator, jsonl_lines, listing_page  # noqa: E402
+from benchmarks.synthetic import Generator, jsonl_lines, kaggle_lines, listing_page  # noqa: E402
 from paperfeed import catalogue  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
-from paperfeed.sources import jsonl, listing  # noqa: E402
+from paperfeed.sources import jsonl, kaggle, listing  # noqa: E402
 
 
 def fresh_database(server_uri: str, name: str) -> Database:
@@ -86,6 +87,8 @@ def timed_import(db: Database, fmt: str, path: Path) -> tuple[float, catalogue.I
     data = path.read_bytes()
     if fmt == "listing":
         items = listing.parse(data, str(path), 2025)
+    elif fmt == "kaggle":
+        items = kaggle.parse(data, str(path))
     else:
         items = jsonl.parse(data, str(path))
     report = catalogue.ingest(db, items, source=fmt, origin=path.name)
@@ -95,8 +98,10 @@ def timed_import(db: Database, fmt: str, path: Path) -> tuple[float, catalogue.I
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--formats", default="listing,jsonl,kaggle")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    formats = args.formats.split(",")
 
     # The embedded server stops only when this process exits, after the directory
     # is removed: what it still writes there must not fail the run.
@@ -110,12 +115,16 @@ def main() -> None:
         rows = []
         for size in sizes:
             papers = list(Generator(seed=size).papers(size))
-            files = {
-                "listing": Path(tmp) / f"page-{size}.txt",
-                "jsonl": Path(tmp) / f"papers-{size}.jsonl",
+            render = {
+                "listing": (f"page-{size}.txt", listing_page),
+                "jsonl": (f"papers-{size}.jsonl", lambda ps: "\n".join(jsonl_lines(ps)) + "\n"),
+                "kaggle": (f"snapshot-{size}.json", lambda ps: "\n".join(kaggle_lines(ps)) + "\n"),
             }
-            files["listing"].write_text(listing_page(papers), encoding="utf-8")
-            files["jsonl"].write_text("\n".join(jsonl_lines(papers)) + "\n", encoding="utf-8")
+            files = {}
+            for fmt in formats:
+                name, text = render[fmt]
+                files[fmt] = Path(tmp) / name
+                files[fmt].write_text(text(papers), encoding="utf-8")
             for fmt, path in files.items():
                 db = fresh_database(server_uri, f"bench_{fmt}_{size}")
                 quiesce(server_uri)

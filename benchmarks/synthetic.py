@@ -110,3 +110,35 @@ def jsonl_lines(papers: list[dict]) -> Iterator[str]:
                 "upvotes": p["upvotes"],
             }
         )
+
+
+def kaggle_lines(papers: list[dict]) -> Iterator[str]:
+    """Render papers as Kaggle arXiv-snapshot lines (the fields of the real dataset).
+
+    Ids are unique new-style arXiv ids; authors come as the LaTeX string and as
+    `authors_parsed`, as in the snapshot.
+    """
+    for number, p in enumerate(papers):
+        arxiv_id = f"{2000 + number // 100_000:04d}.{number % 100_000:05d}"
+        count = p["author_count"] or 1
+        parsed = [[f"Author{n}", f"A. {chr(65 + n % 26)}.", ""] for n in range(min(count, 12))]
+        day: date = p["published_on"]
+        created = day.strftime("%a, %d %b %Y 12:00:00 GMT")
+        yield json.dumps(
+            {
+                "id": arxiv_id,
+                "submitter": parsed[0][1] + " " + parsed[0][0],
+                "authors": ", ".join(f"{first} {last}" for last, first, _ in parsed),
+                "title": p["title"],
+                "comments": "12 pages",
+                "journal-ref": None,
+                "doi": None,
+                "report-no": None,
+                "categories": "cs.LG cs.CL",
+                "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
+                "abstract": "  " + p["abstract"] + "\n",
+                "versions": [{"version": "v1", "created": created}],
+                "update_date": day.isoformat(),
+                "authors_parsed": parsed,
+            }
+        )

@@ -137,3 +137,22 @@ def test_ingest_auto_says_which_reader_it_chose(db_url: str, tmp_path: Path) -> 
         ["ingest", "auto", str(Path(__file__).resolve().parents[2] / "README.md")], db_url, tmp_path
     )
     assert unknown.exit_code == 2 and "cannot tell its format" in unknown.output
+
+
+def test_undo_and_delete_from_the_command_line(db_url: str, tmp_path: Path) -> None:
+    hf = REALDATA / "hf_daily" / "hfnews_zh_2025-07-15.json"
+    imported = run(["ingest", "hf-daily", "--file", str(hf)], db_url, tmp_path)
+    assert "undo: paperfeed ingest undo 1" in imported.output
+    undone = run(["ingest", "undo", "1"], db_url, tmp_path)
+    assert undone.exit_code == 0 and "papers=10 sightings=10 kept=0" in undone.stdout
+    status = run(["db", "status"], db_url, tmp_path).stdout
+    assert "undone" in status and "papers: 0" in status
+    again = run(["ingest", "undo", "1"], db_url, tmp_path)
+    assert again.exit_code == 1 and "undone already" in again.output
+    run(["ingest", "hf-daily", "--file", str(hf)], db_url, tmp_path)
+    deleted = run(["papers", "delete", "11", "12", "999"], db_url, tmp_path)
+    assert deleted.exit_code == 0 and "papers=2 sightings=2" in deleted.stdout
+    assert (
+        "no such paper" in deleted.output
+        and "papers: 8" in run(["db", "status"], db_url, tmp_path).stdout
+    )

@@ -3,6 +3,7 @@
 - `papers`: papers and their provenance (the import pipeline, identity look-ups,
   the export, per-source harvest state). Its API is re-exported here, so callers
   write `catalogue.ingest(...)`.
+- `removal`: deleting papers and undoing an import run (`delete_papers`, `undo_run`).
 - `accounts`: users, sessions, API tokens, votes and submissions.
 - `library`: a user's saved papers, folders, tags, notes and "not interested".
 - `library_io`: importing and exporting a library (BibTeX, CSV, JSON).
@@ -24,9 +25,14 @@ from paperfeed.catalogue.papers import (
     partition_of,
     set_state,
 )
+from paperfeed.catalogue.removal import CannotUndo, Removal, delete_papers, undo_run
 
 __all__ = [
     "BATCH_SIZE",
+    "CannotUndo",
+    "Removal",
+    "delete_papers",
+    "undo_run",
     "IngestReport",
     "count_papers",
     "get_state",

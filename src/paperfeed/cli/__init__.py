@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from paperfeed.cli import accounts, db, digest, ingest, personal, search, serve
+from paperfeed.cli import accounts, db, digest, ingest, papers, personal, search, serve
 from paperfeed.cli.common import command_group, console, open_app, progress_bar
 
 app = command_group(help="paperfeed: self-hosted research-paper discovery.")
 app.add_typer(ingest.ingest_app, name="ingest")
 app.add_typer(ingest.export_app, name="export")
 app.add_typer(db.db_app, name="db")
+app.add_typer(papers.papers_app, name="papers")
 app.add_typer(digest.digest_app, name="digest")
 app.command("config")(db.show_config)
 app.command("init")(serve.init)

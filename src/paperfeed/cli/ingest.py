@@ -137,9 +137,7 @@ def run_ingest(
             on_done(pf, report)
         _print_report(report, catalogue.count_papers(pf.db), before)
     if report.read == 0 and not empty_ok:
-        console.print(
-            f"[red]error[/] {_shown(origin)}: no records found (is it a {source} file?)"
-        )
+        console.print(f"[red]error[/] {_shown(origin)}: no records found (is it a {source} file?)")
         raise typer.Exit(1)
     if report.read and report.rejected == report.read:
         console.print(f"[red]error[/] {_shown(origin)}: every record was rejected")
@@ -429,6 +427,26 @@ def ingest_auto(files: list[Path] = FILES, force: bool = FORCE) -> None:
             raise typer.Exit(2)
         typer.echo(f"{path.name}: detected {verb}")
         _import_files(verb, [path], force)
+
+
+@ingest_app.command("undo")
+def ingest_undo(
+    run_id: int = typer.Argument(..., help="The run (see `paperfeed db status`)."),
+    including_used: bool = typer.Option(
+        False, "--including-used", help="Also remove papers users voted for or saved."
+    ),
+) -> None:
+    """Remove what one import added: its sightings, and papers no other run has seen."""
+    from paperfeed import catalogue
+    from paperfeed.cli.papers import print_removal
+
+    with open_app() as pf:
+        try:
+            removal = catalogue.undo_run(pf.db, run_id, including_used=including_used)
+        except catalogue.CannotUndo as exc:
+            console.print(f"[red]error[/] {exc}")
+            raise typer.Exit(1) from None
+    print_removal(removal)
 
 
 @export_app.command("jsonl")
