@@ -6,10 +6,10 @@ seen since (`papers.first_run`, with no sighting from another run left). Papers
 it merged into stay, minus its sightings; their merged fields stay as they are
 (a merge cannot be reversed without re-reading every source).
 
-Users' references are handled explicitly: a paper someone voted for or saved to
-a library is kept (and reported) unless `including_used`, in which case those
-votes and library entries go with it (their foreign keys cascade; submissions
-and sent-digest history keep their rows, pointing at nothing). Either way it is
+Users' references are handled explicitly: a paper someone voted for, saved to
+a library or commented on is kept (and reported) unless `including_used`, in
+which case those votes, library entries and comments go with it (their foreign
+keys cascade; submissions keep their rows, pointing at nothing). Either way it is
 one transaction that holds every ingest partition lock, so no import is merging
 into the papers being removed.
 """
@@ -35,11 +35,12 @@ class Removal:
 
     papers: int = 0
     sightings: int = 0
-    # Papers kept because users voted for or saved them (ids).
+    # Papers kept because users voted for, saved or commented on them (ids).
     kept: list[int] = field(default_factory=list)
     # References removed with papers (only with including_used).
     votes: int = 0
     saved: int = 0
+    comments: int = 0
     missing: list[int] = field(default_factory=list)  # ids asked for that do not exist
 
 
@@ -54,17 +55,19 @@ def _remove_papers(
     """Delete papers `ids` (existing ones), keeping those users refer to unless told."""
     used = conn.execute(
         "SELECT id, (SELECT count(*) FROM votes v WHERE v.paper_id = p.id) AS votes,"
-        " (SELECT count(*) FROM library_items l WHERE l.paper_id = p.id) AS saved"
+        " (SELECT count(*) FROM library_items l WHERE l.paper_id = p.id) AS saved,"
+        " (SELECT count(*) FROM comments c WHERE c.paper_id = p.id) AS comments"
         " FROM papers p WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (ids,),
     ).fetchall()
     doomed = []
     for row in used:
-        if (row["votes"] or row["saved"]) and not including_used:
+        if (row["votes"] or row["saved"] or row["comments"]) and not including_used:
             removal.kept.append(row["id"])
             continue
         removal.votes += row["votes"]
         removal.saved += row["saved"]
+        removal.comments += row["comments"]
         doomed.append(row["id"])
     if doomed:
         removal.sightings += conn.execute(
@@ -132,7 +135,7 @@ def undo_run(db: Database, run_id: int, *, including_used: bool = False) -> Remo
         _remove_papers(conn, orphans, including_used, removal)
         message = f"undone: removed {removal.papers} papers and {removal.sightings} sightings"
         if removal.kept:
-            message += f"; kept {len(removal.kept)} papers users voted for or saved"
+            message += f"; kept {len(removal.kept)} papers users voted for, saved or commented on"
         conn.execute(
             "UPDATE ingest_runs SET status = 'undone', undone_at = now(), message = %s"
             " WHERE id = %s",

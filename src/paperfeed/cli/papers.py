@@ -16,7 +16,7 @@ papers_app = command_group(help="Single papers: delete.")
 INCLUDING_USED = typer.Option(
     False,
     "--including-used",
-    help="Also remove papers users voted for or saved (their votes and library entries go too).",
+    help="Also remove papers users voted for, saved or commented on (with those).",
 )
 
 
@@ -25,14 +25,15 @@ def print_removal(removal: Removal) -> None:
     if removal.kept:
         ids = ", ".join(map(str, removal.kept[:20])) + (" …" if len(removal.kept) > 20 else "")
         console.print(
-            f"[yellow]kept[/] {len(removal.kept)} papers that users voted for or saved"
+            f"[yellow]kept[/] {len(removal.kept)} papers that users voted for, saved or"
+            " commented on"
             f" ({ids}); --including-used removes them too"
         )
     if removal.missing:
         console.print(f"[yellow]no such paper[/] {', '.join(map(str, removal.missing))}")
     typer.echo(
         f"papers={removal.papers} sightings={removal.sightings} kept={len(removal.kept)}"
-        f" votes={removal.votes} saved={removal.saved}"
+        f" votes={removal.votes} saved={removal.saved} comments={removal.comments}"
     )
 
 
