@@ -226,6 +226,11 @@ class Settings:
         _bool,
         "Hold an account's first comment for an admin's approval before anyone else sees it.",
     )
+    verify_email: bool = _opt(
+        "PAPERFEED_VERIFY_EMAIL",
+        _bool,
+        "New accounts sign in only after clicking the link emailed to their address.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -320,4 +325,5 @@ DEFAULTS: dict[str, Any] = {
     "comment_review_first": False,
     "log_level": "INFO",
     "log_format": "text",
+    "verify_email": False,
 }

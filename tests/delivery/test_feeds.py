@@ -91,7 +91,7 @@ def test_pages_get_alternate_links_for_their_feeds(mpf) -> None:
     search = head("/search", "q=%3Cb%3E+graphs&page=2")
     assert "/feeds/search.atom?q=%3Cb%3E+graphs" in search and "page=2" not in search
     assert "<b>" not in search  # the query is escaped in the title attribute
-    assert 'href="/feeds/orgs/Widget Lab.rss"' in head("/orgs/Widget Lab")
+    assert 'href="/feeds/orgs/Widget%20Lab.rss"' in head("/orgs/Widget Lab")
 
 
 def test_real_pages_advertise_their_feeds(client, papers) -> None:

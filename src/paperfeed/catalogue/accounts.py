@@ -29,6 +29,7 @@ RESET_LIFETIME = timedelta(hours=1)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1_024
 MAX_EMAIL = 254
+RESET_LINK_DEAD = "This reset link is invalid, used or expired. Please ask for a new one."
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # argon2id with the library's defaults (RFC 9106 "low memory" profile).
@@ -254,7 +255,7 @@ def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> U
         (token_hash(token or ""),),
     ).fetchone()
     if row is None:
-        raise AccountError("This reset link is invalid or has expired. Please ask for a new one.")
+        raise AccountError(RESET_LINK_DEAD)
     conn.execute(
         "UPDATE users SET password_hash = %s WHERE id = %s",
         (_hasher.hash(new_password), row["user_id"]),

@@ -26,6 +26,7 @@ app.command("worker")(serve.worker)
 search.register(app, open_app, progress_bar, console)  # `paperfeed embed`, `paperfeed search`
 personal.register(app, open_app)  # `paperfeed topics …`, `paperfeed library …`
 accounts.register(app, open_app)  # `paperfeed submissions …`
+accounts.register_users(app, open_app)  # `paperfeed users promote|demote|list`
 
 
 def main() -> None:  # pragma: no cover - console entry point

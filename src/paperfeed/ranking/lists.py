@@ -257,6 +257,22 @@ def author_papers(
     return rows, total
 
 
+def topic_papers(
+    conn: psycopg.Connection, topic_id: int, *, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """A topic-map topic's papers, newest first, and how many it has."""
+    total = conn.execute(
+        "SELECT count(*) AS n FROM paper_topics WHERE topic_id = %s", (topic_id,)
+    ).fetchone()["n"]
+    rows = conn.execute(
+        f"SELECT {CARD_COLUMNS} FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"  # noqa: S608
+        " WHERE pt.topic_id = %s"
+        " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
+        (topic_id, limit, offset),
+    ).fetchall()
+    return rows, total
+
+
 def organizations(conn: psycopg.Connection, *, limit: int = 200) -> list[dict[str, Any]]:
     """Organisations with the most papers first."""
     return conn.execute(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -36,6 +36,7 @@ from paperfeed.catalogue import accounts, authors, library, links
 from paperfeed.db import snapshot
 from paperfeed.model import http_url
 from paperfeed.web import cached
+from paperfeed.web.assets import asset
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
 SESSION_COOKIE = "pf_session"
@@ -109,6 +110,7 @@ templates.env.filters["highlight"] = highlight
 templates.env.filters["author_slug"] = authors.slug_of
 templates.env.filters["linkify"] = linkify
 templates.env.globals["link_labels"] = links.LABELS
+templates.env.globals["asset"] = asset
 
 
 @functools.cache
@@ -248,6 +250,21 @@ async def csrf_protect(request: Request) -> None:
         raise Forbidden("Invalid CSRF token: reload the page and try again.")
 
 
+# One-shot messages for the page after a redirect (sign-up, account changes):
+# the cookie names a message here, never carries text of its own.
+FLASH_COOKIE = "pf_flash"
+FLASHES = {
+    "signed-up": "Welcome to paperfeed! Your account is ready: upvote, save, get papers by email.",
+    "email-confirmed": "Thank you: your email address is confirmed.",
+    "password-changed": "Password changed. Every other session and every API token was signed out.",
+}
+
+
+def set_flash(response: Response, key: str) -> None:
+    """Show FLASHES[key] on the next page this browser renders."""
+    response.set_cookie(FLASH_COOKIE, key, max_age=300, httponly=True, samesite="lax", path="/")
+
+
 def render(
     request: Request,
     template: str,
@@ -266,9 +283,17 @@ def render(
         "today": date.today(),
     }
     full.update(context or {})
-    return templates.TemplateResponse(
+    flash_key = request.cookies.get(FLASH_COOKIE)
+    shown = False
+    if flash_key and not getattr(request.state, "shared_render", False) and not full.get("flash"):
+        full["flash"] = FLASHES.get(flash_key)
+        shown = True
+    response = templates.TemplateResponse(
         request, template, full, status_code=status_code, headers=headers
     )
+    if shown:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
 
 
 def shared_page(request: Request, build: Callable[[], HTMLResponse]) -> HTMLResponse:

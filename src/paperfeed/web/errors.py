@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import quote
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # render(request, template, context, status_code=...) -> HTMLResponse, as web.deps.render.
@@ -133,12 +134,28 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid input"
 
 
+def sign_in_url(request: Request) -> str:
+    """The sign-in page, coming back to this page afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/signin?next={quote(here, safe='/')}"
+
+
+def _sign_in_instead(request: Request) -> bool:
+    # A browser opening a page that needs an account is sent to sign in (and back);
+    # the API and scripts keep their 401.
+    return request.method in ("GET", "HEAD") and not wants_json(
+        request.url.path, request.headers.get("accept", "")
+    )
+
+
 def install(app: FastAPI, render_page: PageRenderer) -> None:
     """Register the handlers that give every error the same shape; pages use `render_page`."""
     app.state.render_error_page = render_page
 
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError) -> Response:
+        if exc.status == 401 and _sign_in_instead(request):
+            return RedirectResponse(sign_in_url(request), status_code=303)
         return error_response(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

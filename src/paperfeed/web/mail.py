@@ -1,4 +1,5 @@
-"""Account emails (password reset), sent through the delivery mailer's SMTP settings.
+"""Account emails (password reset, address confirmation), sent through the delivery
+mailer's SMTP settings.
 
 When no SMTP server accepts the message (none configured, or it is down) the
 link is written to the log instead, so the operator of a fresh instance can
@@ -12,6 +13,7 @@ from email.message import EmailMessage
 
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue.accounts import RESET_LIFETIME, User
+from paperfeed.web import email_links
 
 log = logging.getLogger("paperfeed.web.mail")
 
@@ -33,21 +35,54 @@ def reset_message(pf: Paperfeed, user: User, link: str) -> EmailMessage:
     return msg
 
 
+def verify_message(pf: Paperfeed, to: str, name: str, link: str, change: bool) -> EmailMessage:
+    """The email that confirms an address: a new account's, or the new one of a change."""
+    msg = EmailMessage()
+    msg["Subject"] = (
+        "Confirm your new paperfeed email address" if change else ("Confirm your paperfeed account")
+    )
+    msg["From"] = pf.settings.mail_from
+    msg["To"] = to
+    why = (
+        "Someone (hopefully you) asked to use this address for their paperfeed account."
+        if change
+        else "Someone (hopefully you) created a paperfeed account with this address."
+    )
+    msg.set_content(
+        f"Hello {name},\n\n{why}\nConfirm it here (the link works for three days):\n\n"
+        f"{link}\n\nIf this was not you, ignore this email: nothing changes.\n"
+    )
+    return msg
+
+
 def send_password_reset(pf: Paperfeed, user: User, link: str) -> None:
     """Email the reset link; log it when the email cannot be delivered."""
+    send_account_mail(pf, reset_message(pf, user, link), f"password reset link for user {user.id}")
+
+
+def send_account_mail(pf: Paperfeed, msg: EmailMessage, what: str) -> bool:
+    """Send one account email; when no server takes it, log `what` and the message's link.
+
+    Returns whether the email went out.
+    """
+    link = next((w for w in msg.get_content().split() if w.startswith("http")), "")
     try:
         from paperfeed.delivery.mailer import DeliveryError, send_now
     except ImportError:  # delivery not installed: the log is the only channel
-        log.warning("password reset link for user %s: %s", user.id, link)
-        return
+        log.warning("%s: %s", what, link)
+        return False
     try:
-        send_now(pf.settings, reset_message(pf, user, link))
+        send_now(pf.settings, msg)
     except (DeliveryError, OSError) as exc:
-        log.warning(
-            "could not email the password reset link for user %s (%s); link: %s",
-            user.id,
-            exc,
-            link,
-        )
-    else:
-        log.info("password reset link emailed to user %s", user.id)
+        log.warning("could not email the %s (%s); link: %s", what, exc, link)
+        return False
+    log.info("%s emailed", what)
+    return True
+
+
+def send_confirmation(pf: Paperfeed, user: User, email: str, change: bool) -> bool:
+    """Email the link that confirms `email` for this account; whether it went out."""
+    claim = email_links.EmailClaim(user.id, email, change)
+    link = email_links.make_link(pf.settings.base_url, pf.secret_key, claim)
+    message = verify_message(pf, email, user.name, link, change)
+    return send_account_mail(pf, message, f"email confirmation link for user {user.id}")

@@ -9,10 +9,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts
-from paperfeed.web.deps import csrf_protect, get_pf, render, session_cookie, session_token
+from paperfeed.catalogue import account_settings, accounts
+from paperfeed.web.deps import (
+    csrf_protect,
+    get_pf,
+    render,
+    session_cookie,
+    session_token,
+    set_flash,
+)
 from paperfeed.web.errors import TooManyRequests
-from paperfeed.web.mail import send_password_reset
+from paperfeed.web.mail import send_confirmation, send_password_reset
 from paperfeed.web.routes.papers import local_path
 
 router = APIRouter(include_in_schema=False)
@@ -77,10 +84,40 @@ def signup(
             context = {"error": str(exc), "email": email, "display_name": display_name}
             context["next"] = target
             return render(request, "auth/signup.html", context, status_code=400)
-        response = RedirectResponse(target, status_code=303)
-        start_session(request, response, conn, user)
+        if pf.settings.verify_email:
+            response = None
+        else:
+            # Without required confirmation the address counts as given, not as confirmed.
+            response = RedirectResponse(target, status_code=303)
+            start_session(request, response, conn, user)
+            set_flash(response, "signed-up")
     log.info("user %s signed up", user.id)
+    if response is None:
+        send_confirmation(pf, user, user.email, change=False)
+        return _check_inbox(request, user.email)
     return response
+
+
+def _check_inbox(request: Request, email: str, status: int = 200) -> HTMLResponse:
+    return render(
+        request,
+        "auth/check_inbox.html",
+        {"email": email},
+        status_code=status,
+    )
+
+
+@router.post("/signup/resend", dependencies=[Depends(csrf_protect)], response_class=HTMLResponse)
+def resend_confirmation(
+    request: Request, email: str = Form(""), pf: Paperfeed = Depends(get_pf)
+) -> HTMLResponse:
+    """Send a new confirmation link to an account that still waits for one (same answer always)."""
+    with pf.db.transaction() as conn:
+        _limit(conn, f"resend:ip:{_ip(request)}", RESET_PER_IP)
+        user = account_settings.find_unverified(conn, email)
+    if user is not None:
+        send_confirmation(pf, user, user.email, change=False)
+    return _check_inbox(request, email.strip())
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -106,6 +143,8 @@ def signin(
         if user is None:
             context = {"error": "Wrong email or password.", "email": email, "next": target}
             return render(request, "auth/signin.html", context, status_code=401)
+        if pf.settings.verify_email and not account_settings.is_verified(conn, user.id):
+            return _check_inbox(request, user.email, status=403)
         response = RedirectResponse(target, status_code=303)
         start_session(request, response, conn, user)
         # Sign-ins are rare and already write: a good moment to drop dead sessions.
@@ -149,6 +188,11 @@ def forgot(request: Request, email: str = Form(""), pf: Paperfeed = Depends(get_
 @router.get("/reset", response_class=HTMLResponse)
 def reset_form(request: Request, token: str = "") -> HTMLResponse:
     """Choose a new password (the token comes from the emailed link)."""
+    with get_pf(request).db.transaction() as conn:
+        usable = account_settings.reset_link_usable(conn, token)
+    if not usable:
+        context = {"token": "", "used": True, "error": accounts.RESET_LINK_DEAD}
+        return render(request, "auth/reset.html", context, status_code=400)
     return render(request, "auth/reset.html", {"token": token})
 
 

@@ -12,7 +12,9 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>paperfeed API</title>
 <link rel="stylesheet" href="/api/docs-assets/swagger-ui.css">
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-</head><body><div id="swagger-ui"></div>
+</head><body>
+<p style="margin:12px 20px;font-family:system-ui,sans-serif"><a href="/">← Back to paperfeed</a></p>
+<div id="swagger-ui"></div>
 <noscript><p>The interactive docs need JavaScript; the schema is at
 <a href="/api/openapi.json">/api/openapi.json</a>.</p></noscript>
 <script src="/api/docs-assets/swagger-ui-bundle.js"></script>

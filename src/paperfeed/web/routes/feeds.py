@@ -1,7 +1,9 @@
-"""Atom and RSS 2.0 feeds of every list: daily/weekly/monthly, trending, a search, an organisation.
+"""Atom and RSS 2.0 feeds of every list: daily/weekly/monthly, trending, a search,
+an organisation, a topic of the topic map.
 
 URLs end in `.atom` or `.rss`: /feeds/daily.atom, /feeds/trending.rss,
-/feeds/search.atom?q=…(the search page's parameters), /feeds/orgs/<name>.atom.
+/feeds/search.atom?q=…(the search page's parameters), /feeds/orgs/<name>.atom,
+/feeds/topics/<id>.atom.
 `feed_links(request)` (a template global) gives the `<link rel="alternate">`
 tags for the page being rendered; templates/feeds/_alternate.html prints them.
 """
@@ -15,7 +17,7 @@ from fastapi.responses import Response
 
 from paperfeed.app import Paperfeed
 from paperfeed.delivery.feeds import FORMATS, FeedInfo, build_feed
-from paperfeed.ranking import lists
+from paperfeed.ranking import lists, topics
 from paperfeed.web import finder
 from paperfeed.web.deps import get_pf, parse_day, parse_flag, templates
 from paperfeed.web.errors import BadRequest, NotFound
@@ -60,6 +62,26 @@ def organization_feed(
         page_url=_url(pf, f"/orgs/{quote(name, safe='')}"),
         self_url=_url(pf, f"/feeds/orgs/{quote(name, safe='')}.{fmt}"),
         description=f"The newest papers from {name}.",
+    )
+    return _respond(pf, request, fmt, info, papers)
+
+
+@router.get("/feeds/topics/{topic_id}.{fmt}")
+def topic_feed(
+    request: Request, topic_id: int, fmt: str, pf: Paperfeed = Depends(get_pf)
+) -> Response:
+    """A topic's newest papers."""
+    fmt = _format(fmt)
+    with pf.db.transaction() as conn:
+        topic = topics.get_topic(conn, topic_id)
+        if topic is None:
+            raise NotFound("No such topic.")
+        papers, _ = lists.topic_papers(conn, topic_id, limit=ITEMS)
+    info = FeedInfo(
+        title=f"{topic.label} · paperfeed topic",
+        page_url=_url(pf, f"/topics/{topic_id}"),
+        self_url=_url(pf, f"/feeds/topics/{topic_id}.{fmt}"),
+        description=f"The newest papers in the topic {topic.label}.",
     )
     return _respond(pf, request, fmt, info, papers)
 
@@ -152,8 +174,10 @@ def feed_links(request: Request) -> list[dict[str, str]]:
             }
             for fmt in FORMATS
         ]
+    elif path.startswith("/topics/") and path[len("/topics/") :].isdigit():
+        base, title = f"/feeds{path}", "Papers of this topic"
     elif path.startswith("/orgs/") and len(path) > len("/orgs/"):
-        name = path[len("/orgs/") :]
+        name = quote(path[len("/orgs/") :], safe="")
         base, title = f"/feeds/orgs/{name}", "Papers of this organisation"
     else:
         base, title = "/feeds/trending", "Trending papers"
@@ -163,4 +187,10 @@ def feed_links(request: Request) -> list[dict[str, str]]:
     ]
 
 
+def rss_link(request: Request) -> str:
+    """The RSS feed that mirrors the page being shown (for its "RSS" button)."""
+    return next(f["href"] for f in feed_links(request) if f["type"] == FORMATS["rss"])
+
+
 templates.env.globals["feed_links"] = feed_links
+templates.env.globals["rss_link"] = rss_link

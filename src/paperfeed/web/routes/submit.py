@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,7 +15,15 @@ from paperfeed.catalogue.accounts import User
 from paperfeed.index import backfill
 from paperfeed.model import Paper, Record, clean_text
 from paperfeed.web import finder
-from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user, safe_url
+from paperfeed.web.deps import (
+    csrf_protect,
+    current_user,
+    get_pf,
+    parse_day,
+    render,
+    require_user,
+    safe_url,
+)
 
 router = APIRouter(include_in_schema=False)
 SOURCE = "submission"
@@ -57,6 +66,7 @@ def submit(
     abstract: str = Form(""),
     authors: str = Form(""),
     url: str = Form(""),
+    published_on: str = Form(""),
     pf: Paperfeed = Depends(get_pf),
     user: User = Depends(require_user),
 ) -> Response:
@@ -67,6 +77,7 @@ def submit(
         "abstract": abstract,
         "authors": authors,
         "url": url,
+        "published_on": published_on,
     }
     try:
         if arxiv_id.strip():
@@ -74,7 +85,10 @@ def submit(
                 row = accounts.submit_arxiv(conn, user.id, arxiv_id)
             notice = f"Thank you! arXiv:{row['arxiv_id']} is queued and will appear once fetched."
             return render(request, "submit.html", _page(request, user, pf, notice=notice))
-        paper_id = _import_form(pf, user, title, abstract, authors, url)
+        day = parse_day(published_on) or date.today()
+        if day > date.today():
+            raise accounts.AccountError("The date cannot be in the future.")
+        paper_id = _import_form(pf, user, title, abstract, authors, url, day)
     except accounts.AlreadyKnown as exc:
         context = _page(request, user, pf, error=str(exc), known_id=exc.paper_id, form=form)
         return render(request, "submit.html", context, status_code=409)
@@ -90,8 +104,9 @@ def submit(
 
 
 def _import_form(
-    pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str
+    pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str, day: date
 ) -> int:
+    """Import a described paper now; `day` (its publication date) places it in the lists."""
     title, abstract = clean_text(title), clean_text(abstract)
     if not title or len(abstract) < 20:
         raise accounts.AccountError("Please give the title and the abstract (or an arXiv id).")
@@ -104,6 +119,7 @@ def _import_form(
         title=title,
         abstract=abstract,
         authors=tuple(names),
+        published_on=day,
         github_url=link if link and "github.com/" in link else None,
     )
     record = Record(paper, SOURCE, f"submission:{row['id']}", f"submission {row['id']}")

@@ -6,13 +6,14 @@ Both pictures are drawn on the server as SVG: hover shows a paper's title
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from paperfeed.app import Paperfeed
-from paperfeed.ranking import topic_trends, topics
-from paperfeed.web.deps import NAV_LINKS, get_pf, render
+from paperfeed.ranking import lists, topic_trends, topics
+from paperfeed.web.deps import NAV_LINKS, current_user, get_pf, render, voted_ids
 from paperfeed.web.errors import NotFound
 
 router = APIRouter()
@@ -20,6 +21,7 @@ NAV_LINKS.append(("Topics", "/topics", "topics"))
 MAP_W, MAP_H, PAD = 900, 560, 24
 CHART_W, CHART_H, CHART_PAD = 860, 260, 40
 COLOURS = 12
+PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -115,13 +117,27 @@ def _chart(weeks: list[topic_trends.Week]) -> dict:
         {"x": b["x"], "label": b["week"].start.strftime("%b %-d")}
         for b in bars[:: max(1, len(bars) // 6)]
     ]
+    # The y axes: papers on the left, votes on the right, at 0, half and the top.
+    levels = [
+        {
+            "y": round(CHART_H - CHART_PAD - inner_h * f, 1),
+            "papers": _tick_value(top_papers * f),
+            "votes": _tick_value(top_votes * f),
+        }
+        for f in (0, 0.5, 1)
+    ]
     return {
         "bars": bars,
         "line": " ".join(line),
         "ticks": ticks,
+        "levels": levels,
         "top_papers": top_papers,
         "top_votes": top_votes,
     }
+
+
+def _tick_value(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
 @router.get("/topics/{topic_id}", include_in_schema=False)
@@ -129,14 +145,19 @@ def topic_page(
     request: Request,
     topic_id: int,
     weeks: int = Query(26, ge=4, le=156),
+    page: int = Query(1, ge=1, le=1000),
     pf: Paperfeed = Depends(get_pf),
+    user=Depends(current_user),
 ):
     with pf.db.transaction() as conn:
         topic = topics.get_topic(conn, topic_id)
         if topic is None:
             raise NotFound("No such topic.")
         series = topic_trends.weekly(conn, topic_id, weeks)
-        sample = topic_trends.points(conn, 40, topic_id)
+        papers, total = lists.topic_papers(
+            conn, topic_id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+        )
+        voted = voted_ids(conn, user, papers)
     return render(
         request,
         "topics/topic.html",
@@ -148,7 +169,11 @@ def topic_page(
             "width": CHART_W,
             "height": CHART_H,
             "pad": CHART_PAD,
-            "papers": sample,
+            "papers": papers,
+            "total": total,
+            "page": page,
+            "pages": max(1, math.ceil(total / PER_PAGE)),
+            "voted": voted,
             "weeks": weeks,
         },
     )
