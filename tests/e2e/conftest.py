@@ -136,6 +136,17 @@ def serving(env: dict[str, str], log: Path) -> Iterator[str]:
             proc.wait(10)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Sign-ups are limited to 10 an hour per address, and every test signs up from
+    127.0.0.1 on the shared site: each test starts with the counters at zero."""
+    if "site" not in request.fixturenames:
+        return
+    site: Site = request.getfixturevalue("site")
+    with psycopg.connect(site.env["PAPERFEED_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("DELETE FROM rate_limits")
+
+
 @pytest.fixture(scope="module")
 def chromium(site: Site):
     """One headless Chromium per test module (each test opens its own context).
