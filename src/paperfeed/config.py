@@ -152,6 +152,11 @@ class Settings:
         _int_in(1, 1000),
         "Database connections per process (web workers each have one pool).",
     )
+    max_requests: int = _opt(
+        "PAPERFEED_MAX_REQUESTS",
+        _int_in(1, 100_000),
+        "Requests in flight per web worker; beyond it, 503 with Retry-After (health checks pass).",
+    )
     base_url: str = _opt(
         "PAPERFEED_BASE_URL", _http_url, "Public URL of this instance, used in emails and feeds."
     )
@@ -302,6 +307,7 @@ DEFAULTS: dict[str, Any] = {
     "read_pin_seconds": 60.0,
     "auto_migrate": True,
     "pool_size": 10,
+    "max_requests": 64,
     "base_url": "http://127.0.0.1:8000",
     "secret_key": "",
     # ONNX int8 MiniLM: within noise of the full model on the dev set (hybrid nDCG@10

@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -333,6 +333,9 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(max_workers=max(len(jobs), 1), thread_name_prefix="job")
         self._running: dict[str, Future] = {}
         self.stopped = threading.Event()
+        # Runs that failed (in the job body, or around it: a read-only database,
+        # a lost connection) since this scheduler started.
+        self.failures = 0
 
     def tick(self, now: datetime | None = None) -> list[Future]:
         """Start every job whose previous run in this process has finished."""
@@ -343,9 +346,27 @@ class Scheduler:
             if running is not None and not running.done():
                 continue
             future = self._pool.submit(run_job, self.pf, job, now, self.instance)
+            future.add_done_callback(lambda f, name=job.name: self._settle(name, f))
             self._running[job.name] = future
             started.append(future)
         return started
+
+    def _settle(self, name: str, future: Future) -> None:
+        """Count (and log) every failure, including one raised outside the job body."""
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            log.error("scheduler job %s failed around its run: %s", name, exc, exc_info=exc)
+            self.failures += 1
+        elif future.result() == "failed":
+            self.failures += 1
+
+    def wait_running(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the running jobs; True when none is left running."""
+        pending = [f for f in self._running.values() if not f.done()]
+        done, not_done = wait(pending, timeout=timeout) if pending else (set(), set())
+        return not not_done
 
     def run_forever(self, tick: float = TICK) -> None:
         """Tick until `stop()` is called."""
@@ -356,7 +377,9 @@ class Scheduler:
             except Exception:  # a failing tick (database restarting …) must not end the loop
                 log.exception("scheduler tick failed")
             self.stopped.wait(tick)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # Running jobs are left to the caller (`worker` waits a few seconds, then
+        # exits: each batch is its own transaction, so an abandoned one rolls back).
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -172,10 +172,11 @@ def test_no_inline_scripts_in_pages(client, pf):
         assert " onclick=" not in text and " onload=" not in text
 
 
-def test_healthz_checks_the_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["database"] == "ok"
+def test_healthz_is_liveness_and_readyz_checks_the_database(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok" and ready.json()["status"] == "ready"
 
 
 def test_unhandled_error_is_logged_and_shows_no_trace(app, pf, caplog):

@@ -10,12 +10,27 @@ from paperfeed import logs
 from paperfeed.cli.common import open_app
 
 
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM a normal exit (status 0, atexit handlers run).
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the
+    handler that was installed before it started: the default one would kill the
+    process (status 143) before the embedded PostgreSQL is stopped.
+    """
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, help="Web worker processes."),
 ) -> None:
     """Run the web app (and the scheduler) on the embedded or configured database."""
+    import threading
+
     import uvicorn
 
     # Start the database and migrate once, before workers fork and race for it.
@@ -23,20 +38,32 @@ def serve(
         logs.setup(pf.settings.log_level, pf.settings.log_format)
         pf.db.check_schema()
         _ = pf.secret_key
+    stop = threading.Event()
+    if pf.settings.uses_embedded_database:
+        from paperfeed.db import embedded
+
+        embedded.watch(pf.home, stop)  # this process owns the server: restart it if it dies
     if pf.settings.scheduler:
         # One scheduler per `serve` (not per web worker); see docs/delivery.md.
         from paperfeed import scheduler
 
         scheduler.start_in_background(open_app())
-    uvicorn.run(
-        "paperfeed.web:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # The app writes its own access log line (with the request id): see web/middleware.py.
-        access_log=False,
-    )
+    _exit_on_sigterm()
+    try:
+        uvicorn.run(
+            "paperfeed.web:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # The app writes its own access log line (with the request id): see web/middleware.py.
+            access_log=False,
+            # uvicorn's own log set-up would replace ours (logs.setup).
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        stop.set()
 
 
 def worker(
@@ -51,14 +78,37 @@ def worker(
         logs.setup(pf.settings.log_level, pf.settings.log_format)
         sched = scheduler.Scheduler(pf, scheduler.default_jobs(pf))
         if once:
-            for future in sched.tick():
-                typer.echo(future.result())
+            futures = sched.tick()
+            sched.wait_running(timeout=None)
+            for job, future in zip(sched.jobs, futures, strict=False):
+                outcome = "error" if future.exception() else future.result()
+                typer.echo(f"{job.name}: {outcome}")
+            if sched.failures:
+                typer.echo(f"error: {sched.failures} job(s) failed (see the log)", err=True)
+                raise typer.Exit(1)
             return
         signal.signal(signal.SIGTERM, lambda *_: sched.stop())
         try:
             sched.run_forever()
         except KeyboardInterrupt:
             sched.stop()
+        if not sched.wait_running(timeout=STOP_GRACE):
+            # Each batch is its own transaction: what is cut off rolls back, and the
+            # run's row is marked failed by the next worker that takes the job.
+            typer.echo(
+                f"stopping: abandoning jobs still running after {STOP_GRACE:.0f} s", err=True
+            )
+    # Job threads still running would hold the interpreter open at exit (minutes,
+    # for a harvest): run the exit handlers (the embedded server's stop) and leave.
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()  # noqa: SLF001
+    os._exit(0)
+
+
+# Seconds `worker` waits on SIGTERM for running jobs before it abandons them.
+STOP_GRACE = 5.0
 
 
 def init() -> None:

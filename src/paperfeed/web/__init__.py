@@ -21,6 +21,7 @@ from paperfeed import logs
 from paperfeed.app import Paperfeed
 from paperfeed.web import deps, errors, finder, routes
 from paperfeed.web.assets import HashedStatic
+from paperfeed.web.limits import LoadShedding
 from paperfeed.web.middleware import WebMiddleware
 from paperfeed.web.read_routing import ReadRoutingMiddleware
 
@@ -78,6 +79,8 @@ def create_app(pf: Paperfeed) -> FastAPI:
             secure_cookies=secure,
         )
     web.add_middleware(WebMiddleware, secure_cookies=secure)
+    # Outermost: shed load before any other work is done for a request.
+    web.add_middleware(LoadShedding, limit=pf.settings.max_requests)
     # A fresh install exports the model first (15-80 s): in the background, so the
     # first search answers by keyword at once instead of waiting for it.
     finder.prepare_in_background(pf)

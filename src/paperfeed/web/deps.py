@@ -92,9 +92,7 @@ def linkify(value: str | None) -> Markup:
     out, at = [], 0
     for start, end, url in links.url_spans(text):
         out.append(str(escape(text[at:start])))
-        out.append(
-            f'<a href="{escape(url)}" rel="nofollow noopener">{escape(text[start:end])}</a>'
-        )
+        out.append(f'<a href="{escape(url)}" rel="nofollow noopener">{escape(text[start:end])}</a>')
         at = end
     out.append(str(escape(text[at:])))
     return Markup("".join(out))
@@ -186,9 +184,7 @@ def require_user(user: accounts.User | None = Depends(current_user)) -> accounts
     return user
 
 
-def require_session(
-    request: Request, user: accounts.User = Depends(require_user)
-) -> accounts.User:
+def require_session(request: Request, user: accounts.User = Depends(require_user)) -> accounts.User:
     """The user signed in with a browser session (a password), not with an API token.
 
     For what a token must never do by itself: mint more tokens, or anything a

@@ -40,6 +40,14 @@ _REASONS = {
 }
 
 
+DATABASE_DOWN_MESSAGE = "The database is unavailable right now; try again in a moment."
+_DOWN_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Service unavailable</title>"
+    '<link rel=stylesheet href="/static/style.css"><main class="container error-page">'
+    f"<h1>Service unavailable</h1><p>{DATABASE_DOWN_MESSAGE}</p></main></html>"
+)
+
+
 class WebError(Exception):
     """An error with an HTTP status and a message safe to show to the user."""
 
@@ -168,6 +176,18 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
         # PAPERFEED_DATABASE_URL names a standby: reading works, writing cannot.
         log.warning("write refused, the database is read-only: %s %s", request.method, exc)
         return error_response(request, 503, READ_ONLY_MESSAGE, {"Retry-After": "300"})
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
+    async def _database_down(request: Request, exc: psycopg.Error) -> Response:
+        # The pool gave up after a few seconds (db.POOL_WAIT) or a connection broke:
+        # answer at once, and render nothing that would ask the database again.
+        log.warning("database unavailable: %s %s: %s", request.method, request.url.path, exc)
+        headers = {"Retry-After": "5"}
+        if wants_json(request.url.path, request.headers.get("accept", "")):
+            body = {"error": {"status": 503, "message": DATABASE_DOWN_MESSAGE}}
+            return JSONResponse(body, status_code=503, headers=headers)
+        return HTMLResponse(_DOWN_PAGE, status_code=503, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
