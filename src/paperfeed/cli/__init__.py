@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from paperfeed.cli import accounts, db, digest, ingest, papers, personal, search, serve
+from paperfeed.cli import accounts, backup, db, digest, ingest, papers, personal, search, serve
 from paperfeed.cli.common import command_group, console, open_app, progress_bar
 
 app = command_group(help="paperfeed: self-hosted research-paper discovery.")
@@ -21,6 +21,8 @@ app.add_typer(papers.papers_app, name="papers")
 app.add_typer(digest.digest_app, name="digest")
 app.command("config")(db.show_config)
 app.command("init")(serve.init)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 search.register(app, open_app, progress_bar, console)  # `paperfeed embed`, `paperfeed search`
