@@ -43,14 +43,27 @@ def test_new_papers_get_the_nearest_topic_without_reclustering(pf, corpus):
             Paper(title="Late robot paper", abstract="robot arms"),
         ],
     )
+    with pf.db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM topic_queue").fetchone()["n"] == 0
     set_embeddings(pf, {new[0]: topic_vector("speech", rng), new[1]: topic_vector("robots", rng)})
+    with pf.db.connection() as conn:
+        # Only what got a vector since the build is queued: no scan of the catalogue.
+        queued = conn.execute("SELECT paper_id FROM topic_queue ORDER BY 1").fetchall()
+        assert [r["paper_id"] for r in queued] == sorted(new)
     assert topics.assign_new(pf.db) == 2
     assert topics.assign_new(pf.db) == 0
     labels = _topic_of_papers(pf, new + [corpus.ids["speech"][0], corpus.ids["robots"][0]])
     assert labels[new[0]] == labels[corpus.ids["speech"][0]]
     assert labels[new[1]] == labels[corpus.ids["robots"][0]]
+    # A new vector for a placed paper queues it, and it keeps its place.
+    set_embeddings(pf, {new[0]: topic_vector("robots", rng)})
+    assert topics.assign_new(pf.db) == 0
+    assert _topic_of_papers(pf, [new[0]])[new[0]] == labels[new[0]]
     with pf.db.connection() as conn:
         assert conn.execute("SELECT id FROM topic_maps").fetchone()["id"] == map_id
+        assert conn.execute("SELECT count(*) AS n FROM topic_queue").fetchone()["n"] == 0
+        # Counted up by the two new papers (the build counted 12 each).
+        assert sorted(t.papers for t in topics.list_topics(conn)) == [12, 13, 13]
 
 
 def test_weekly_series_counts_papers_and_votes_per_week(pf, corpus):

@@ -73,13 +73,21 @@ def ensure_dimension(db: Database, dim: int) -> bool:
     return True
 
 
+# "Needs a vector from %(model)s", written so that both halves are index scans
+# (papers_unembedded_idx, papers_embedding_model_idx): the upkeep asks every few
+# minutes, and `embedding_model IS DISTINCT FROM` would read the whole table.
+PENDING = (
+    "(embedding IS NULL OR embedding_model IS NULL"
+    " OR embedding_model < %(model)s OR embedding_model > %(model)s)"
+)
+
+
 def count_pending(db: Database, model: str) -> int:
-    """Papers that still need a vector from `model`."""
+    """Papers that still need a vector from `model` (index scans only, no table scan)."""
     with db.connection() as conn:
         row = conn.execute(
-            "SELECT count(*) AS n FROM papers"
-            " WHERE embedding IS NULL OR embedding_model IS DISTINCT FROM %s",
-            (model,),
+            "SELECT count(*) AS n FROM papers WHERE " + PENDING,  # noqa: S608 - constant
+            {"model": model},
         ).fetchone()
     return int(row["n"])
 
@@ -90,10 +98,10 @@ def _embed_batch(
     """Embed one batch of pending papers with ids above `after_id`; (count, last id seen)."""
     with db.transaction() as conn:
         rows = conn.execute(
-            "SELECT id, title, abstract FROM papers"
-            " WHERE id > %s AND (embedding IS NULL OR embedding_model IS DISTINCT FROM %s)"
-            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            (after_id, embedder.name, batch_size),
+            "SELECT id, title, abstract FROM papers WHERE id > %(after)s AND "  # noqa: S608
+            + PENDING
+            + " ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED",
+            {"after": after_id, "model": embedder.name, "n": batch_size},
         ).fetchall()
         if not rows:
             return 0, after_id

@@ -220,19 +220,25 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
     centroids = np.vstack([_np(t["centroid"]) for t in topics])
     centres = np.array([[t["x"], t["y"]] for t in topics], dtype=np.float32)
     axes = np.vstack([_np(layout["axis_x"]), _np(layout["axis_y"])])
-    new_only = " AND NOT EXISTS (SELECT 1 FROM paper_topics pt WHERE pt.paper_id = p.id)"
+    if not only_new:
+        # A build places every paper itself: what was queued is placed below too.
+        conn.execute("DELETE FROM topic_queue")
     done, last = 0, 0
     while True:
-        rows = conn.execute(
-            # Only constant SQL fragments are concatenated; every value is a parameter.
-            "SELECT p.id, p.embedding FROM papers p"  # noqa: S608
-            " WHERE p.embedding IS NOT NULL AND p.id > %s"
-            + (new_only if only_new else "")
-            + " ORDER BY p.id LIMIT %s",
-            (last, CHUNK),
-            binary=True,
-        ).fetchall()
+        if only_new:
+            rows = _queued(conn)
+            if rows is None:
+                break
+        else:
+            rows = conn.execute(
+                "SELECT p.id, p.embedding FROM papers p"
+                " WHERE p.embedding IS NOT NULL AND p.id > %s ORDER BY p.id LIMIT %s",
+                (last, CHUNK),
+                binary=True,
+            ).fetchall()
         if not rows:
+            if only_new:
+                continue  # that chunk of the queue was already placed: take the next
             break
         last = rows[-1]["id"]
         vectors = _unit(np.vstack([_np(r["embedding"]) for r in rows]))
@@ -249,13 +255,50 @@ def _assign(conn: psycopg.Connection, *, only_new: bool) -> int:
                     (r["id"], ids[b], float(xy[i, 0]), float(xy[i, 1]), float(sims[i, b]))
                 )
         done += len(rows)
-    conn.execute(
-        "UPDATE topics t SET papers ="
-        " (SELECT count(*) FROM paper_topics pt WHERE pt.topic_id = t.id)"
-        " WHERE t.map_id = %s",
-        (layout["id"],),
-    )
+        if only_new:
+            # Counted up by the new papers only: a recount would read every placement.
+            conn.execute(
+                "UPDATE topics t SET papers = t.papers + c.n"
+                " FROM (SELECT topic_id, count(*) AS n FROM paper_topics"
+                "       WHERE paper_id = ANY(%s) GROUP BY topic_id) c"
+                " WHERE t.id = c.topic_id",
+                ([r["id"] for r in rows],),
+            )
+    if not only_new:
+        conn.execute(
+            "UPDATE topics t SET papers ="
+            " (SELECT count(*) FROM paper_topics pt WHERE pt.topic_id = t.id)"
+            " WHERE t.map_id = %s",
+            (layout["id"],),
+        )
     return done
+
+
+def _queued(conn: psycopg.Connection) -> list[dict] | None:
+    """The next CHUNK queued papers that still need a place (None: the queue is empty).
+
+    Taken off the queue in the caller's transaction, so a failure puts them back.
+    A paper queued again after a new vector keeps the place it has.
+    """
+    ids = [
+        r["paper_id"]
+        for r in conn.execute(
+            "DELETE FROM topic_queue WHERE paper_id IN"
+            " (SELECT paper_id FROM topic_queue ORDER BY paper_id LIMIT %s"
+            "  FOR UPDATE SKIP LOCKED) RETURNING paper_id",
+            (CHUNK,),
+        ).fetchall()
+    ]
+    if not ids:
+        return None
+    return conn.execute(
+        "SELECT p.id, p.embedding FROM papers p"
+        " WHERE p.id = ANY(%s) AND p.embedding IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM paper_topics pt WHERE pt.paper_id = p.id)"
+        " ORDER BY p.id",
+        (ids,),
+        binary=True,
+    ).fetchall()
 
 
 def corpus_mean(conn: psycopg.Connection) -> np.ndarray | None:
