@@ -26,6 +26,57 @@ def load_embedder(pf: Paperfeed, model: str | None = None) -> Any:
     return pf.embedder(model)
 
 
+def get_model(pf: Paperfeed, name: str, device: str) -> Any:
+    """The named model on `device` (cpu, or cuda when present)."""
+    from paperfeed.index.embed import get_embedder
+
+    return get_embedder(name, pf.model_dir, device=device)
+
+
+def _embed_on_dask(
+    pf: Paperfeed,
+    name: str,
+    batch_size: int,
+    cluster: str | None,
+    local_workers: int | None,
+    device: str,
+    progress_bar: Callable[[], Progress],
+) -> tuple[int, str]:
+    """Back-fill on a Dask cluster (index.distributed); (papers embedded, model name)."""
+    from distributed import Client, LocalCluster
+
+    from paperfeed.index import backfill, distributed
+
+    embedder = get_model(pf, name, device)
+    embedder.prepare()  # export once here, not in every worker at the same time
+    backfill.ensure_dimension(pf.db, embedder.dim)
+    factory = distributed.ModelFactory(name, str(pf.model_dir), device)
+    local = (
+        LocalCluster(
+            n_workers=local_workers, threads_per_worker=1, dashboard_address=None, processes=True
+        )
+        if not cluster
+        else None
+    )
+    try:
+        with Client(cluster or local) as client:
+            pending = backfill.count_pending(pf.db, name)
+            with progress_bar() as bar:
+                task = bar.add_task(f"embed {name} on dask", total=pending)
+                done = distributed.embed_on_cluster(
+                    client,
+                    pf.db.url,
+                    name,
+                    factory,
+                    batch_size=batch_size,
+                    progress=lambda n: bar.advance(task, n),
+                )
+    finally:
+        if local is not None:
+            local.close()
+    return done, name
+
+
 def _filters(
     date_from: datetime | None,
     date_to: datetime | None,
@@ -93,23 +144,37 @@ def register(
         batch_size: int | None = typer.Option(
             None, help="Papers per batch, one transaction each (default: index.backfill's)."
         ),
+        cluster: str | None = typer.Option(
+            None, help="Embed on this Dask scheduler (tcp://HOST:8786); workers need the model."
+        ),
+        local_workers: int | None = typer.Option(
+            None, help="Embed on a local Dask cluster of this many single-thread workers."
+        ),
+        device: str = typer.Option("cpu", help="cpu, or cuda to use a GPU when present."),
     ) -> None:
         """Give every paper without a vector (or with another model's) a vector; resumable."""
         from paperfeed.index import backfill
 
         batch_size = batch_size or backfill.BATCH_SIZE
         with open_app() as pf:
-            embedder = load_embedder(pf, model)
-            embedder.prepare()  # the first run exports the model: before the progress bar
-            pending = backfill.count_pending(pf.db, embedder.name)
-            with progress_bar() as bar:
-                task = bar.add_task(f"embed {embedder.name}", total=pending)
-                done = backfill.embed_pending(
-                    pf.db, embedder, batch_size, progress=lambda n: bar.advance(task, n)
+            name = model or pf.settings.embedding_model
+            if cluster or local_workers:
+                done, embedder_name = _embed_on_dask(
+                    pf, name, batch_size, cluster, local_workers, device, progress_bar
                 )
+            else:
+                embedder = get_model(pf, name, device)
+                embedder.prepare()  # the first run exports the model: before the progress bar
+                embedder_name = embedder.name
+                pending = backfill.count_pending(pf.db, embedder.name)
+                with progress_bar() as bar:
+                    task = bar.add_task(f"embed {embedder.name}", total=pending)
+                    done = backfill.embed_pending(
+                        pf.db, embedder, batch_size, progress=lambda n: bar.advance(task, n)
+                    )
             backfill.refresh_statistics(pf.db)
-            left = backfill.count_pending(pf.db, embedder.name)
-        typer.echo(f"embedded={done} model={embedder.name} pending={left}")
+            left = backfill.count_pending(pf.db, embedder_name)
+        typer.echo(f"embedded={done} model={embedder_name} pending={left}")
 
     @app.command("search")
     def search_command(
@@ -138,6 +203,7 @@ def register(
     ) -> None:
         """Search the catalogue (hybrid keyword + semantic), or run a query file into a TREC run."""
         from paperfeed.index import search
+
         if (queries is None) != (trec is None) or (queries is None and query is None):
             raise typer.BadParameter("give a QUERY, or both --queries FILE and --trec OUT")
         if query is not None:

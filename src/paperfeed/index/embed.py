@@ -52,6 +52,8 @@ import numpy as np
 
 from paperfeed.config import DEFAULTS
 
+log = logging.getLogger(__name__)
+
 MINILM = "minilm-l6-v2"
 # Change this name whenever the export or quantisation changes the vectors: the
 # index re-embeds every paper whose stored name differs from the configured one.
@@ -156,8 +158,9 @@ class MiniLMEmbedder(Embedder):
 
     name = MINILM
 
-    def __init__(self, threads: int = DEFAULT_THREADS) -> None:
+    def __init__(self, threads: int = DEFAULT_THREADS, device: str = "cpu") -> None:
         self.threads = threads
+        self.device = device
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -171,7 +174,10 @@ class MiniLMEmbedder(Embedder):
 
                 # Process-wide, but torch is only used for this model here.
                 torch.set_num_threads(self.threads)
-                model = SentenceTransformer(str(minilm_dir()), device="cpu")
+                if self.device == "cuda" and not torch.cuda.is_available():
+                    log.warning("--device cuda: torch sees no CUDA device, embedding on the CPU")
+                    self.device = "cpu"
+                model = SentenceTransformer(str(minilm_dir()), device=self.device)
                 model.max_seq_length = MAX_TOKENS
                 self._model = model
             return self._model
@@ -198,9 +204,12 @@ class OnnxMiniLMEmbedder(Embedder):
 
     name = MINILM_INT8
 
-    def __init__(self, cache_dir: Path, threads: int = DEFAULT_THREADS) -> None:
+    def __init__(
+        self, cache_dir: Path, threads: int = DEFAULT_THREADS, device: str = "cpu"
+    ) -> None:
         self.path = Path(cache_dir) / f"{self.name}.onnx"
         self.threads = threads
+        self.device = device
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -227,12 +236,25 @@ class OnnxMiniLMEmbedder(Embedder):
                 # Graph-optimisation notes are warnings in ONNX Runtime's own logger.
                 options.log_severity_level = 3
                 self._session = ort.InferenceSession(
-                    str(self.path), options, providers=["CPUExecutionProvider"]
+                    str(self.path), options, providers=self._providers(ort)
                 )
             return self._session, self._tokenizer
 
     def _loaded(self) -> Any:
         return self._session
+
+    def _providers(self, ort: Any) -> list[str]:
+        """ONNX Runtime's CUDA provider first for --device cuda, when this build has one."""
+        if self.device != "cuda":
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            log.warning(
+                "--device cuda: this onnxruntime has no CUDA provider (install"
+                " onnxruntime-gpu), embedding on the CPU"
+            )
+            self.device = "cpu"
+            return ["CPUExecutionProvider"]
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
     def embed_documents(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Embed texts one per run (batch_size is not needed: see the comment below)."""
@@ -387,20 +409,32 @@ def _export_fp32(path: Path, attention: str | None = None) -> Path:
 
 
 _BACKENDS = {
-    MINILM: lambda cache_dir, threads: MiniLMEmbedder(threads),
-    MINILM_INT8: lambda cache_dir, threads: OnnxMiniLMEmbedder(cache_dir, threads),
-    MINILM_INT8_FUSED: lambda cache_dir, threads: FusedOnnxMiniLMEmbedder(cache_dir, threads),
+    MINILM: lambda cache_dir, threads, device: MiniLMEmbedder(threads, device),
+    MINILM_INT8: lambda cache_dir, threads, device: OnnxMiniLMEmbedder(cache_dir, threads, device),
+    MINILM_INT8_FUSED: lambda cache_dir, threads, device: FusedOnnxMiniLMEmbedder(
+        cache_dir, threads, device
+    ),
 }
 MODELS = tuple(_BACKENDS)
 
 
 @functools.cache
-def _embedder(name: str, cache_dir: Path, threads: int) -> Embedder:
-    return _BACKENDS[name](cache_dir, threads)
+def _embedder(name: str, cache_dir: Path, threads: int, device: str) -> Embedder:
+    return _BACKENDS[name](cache_dir, threads, device)
 
 
-def get_embedder(name: str, cache_dir: Path | str, threads: int = DEFAULT_THREADS) -> Embedder:
-    """The embedder stored as `name`, one per process; converted models go to `cache_dir`."""
+def get_embedder(
+    name: str, cache_dir: Path | str, threads: int = DEFAULT_THREADS, device: str = "cpu"
+) -> Embedder:
+    """The embedder stored as `name`, one per process; converted models go to `cache_dir`.
+
+    `device="cuda"` runs the network on a GPU when the runtime has one (torch
+    for the reference model, ONNX Runtime's CUDA provider for the int8 ones)
+    and falls back to the CPU with a warning otherwise; the vectors are the
+    same model's either way, so they keep its name.
+    """
     if name not in _BACKENDS:
         raise ValueError(f"unknown embedding model {name!r}; known: {', '.join(MODELS)}")
-    return _embedder(name, Path(cache_dir).resolve(), threads)
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu or cuda, not {device!r}")
+    return _embedder(name, Path(cache_dir).resolve(), threads, device)
