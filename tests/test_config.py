@@ -105,3 +105,16 @@ def test_a_bad_setting_stops_a_command_with_one_line(tmp_path: Path) -> None:
     assert result.output.strip() == (
         "error: configuration error: PAPERFEED_SMTP_PORT: expected 1..65535, got -1"
     )
+
+
+def test_an_external_database_needs_a_configured_secret_key(tmp_path: Path) -> None:
+    from paperfeed.app import Paperfeed
+
+    shared = Paperfeed(
+        Settings.from_env({"PAPERFEED_HOME": str(tmp_path), "PAPERFEED_DATABASE_URL": "host=db"})
+    )
+    with pytest.raises(ConfigError, match="^PAPERFEED_SECRET_KEY: required with an external"):
+        _ = shared.secret_key
+    assert not (tmp_path / "secret_key").exists()
+    embedded = Paperfeed(Settings.from_env({"PAPERFEED_HOME": str(tmp_path)}))
+    assert len(embedded.secret_key) > 40  # generated once into the data directory

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paperfeed.config import Settings
+from paperfeed.config import ConfigError, Settings
 from paperfeed.db import Database, open_database
 
 if TYPE_CHECKING:  # embed imports numpy and the model stack; load it only when used
@@ -48,6 +48,14 @@ class Paperfeed:
         """The signing key: configured, or generated once and kept in the data directory."""
         if self.settings.secret_key:
             return self.settings.secret_key
+        if not self.settings.uses_embedded_database:
+            # Several instances share an external database; each would generate a
+            # key of its own and refuse the forms and sessions the others signed.
+            raise ConfigError(
+                "PAPERFEED_SECRET_KEY: required with an external database (every instance"
+                " must sign with the same key); generate one with"
+                ' python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
         path = self.home / "secret_key"
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)

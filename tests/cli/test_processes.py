@@ -89,6 +89,7 @@ def test_worker_once_exits_non_zero_when_jobs_fail(db_url: str, tmp_path: Path) 
         name = conn.info.dbname
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     env = {**os.environ, "PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_HOME": str(tmp_path)}
+    env["PAPERFEED_SECRET_KEY"] = "test-secret-key"
     run = subprocess.run(
         [sys.executable, "-m", "paperfeed.cli", "worker", "--once"],
         env=env,

@@ -111,3 +111,29 @@ def test_a_crashed_server_leaves_a_stale_lock_and_still_restarts(tmp_path: Path)
         assert conn.execute("SELECT 1").fetchone()[0] == 1
     again.communicate("\n", timeout=30)
     _wait_stopped(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the shared socket directory is used as root")
+def test_a_long_data_path_keeps_the_socket_private(tmp_path: Path) -> None:
+    home = tmp_path / ("long-" * 20) / "home"  # too long for a socket inside pgdata
+    proc, uri = _start_child(home)
+    try:
+        lines = (home / "pgdata" / "postmaster.pid").read_text().splitlines()
+        socket_dir = Path(lines[4])
+        assert socket_dir != (home / "pgdata").resolve()
+        assert socket_dir.stat().st_mode & 0o777 == 0o700
+        nobody = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys, psycopg; os.setgid(65534); os.setuid(65534);"
+                " psycopg.connect(sys.argv[1], connect_timeout=3)",
+                uri,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert nobody.returncode != 0 and "ermission denied" in nobody.stderr
+    finally:
+        proc.communicate("\n", timeout=60)

@@ -32,6 +32,7 @@ def base_url(settings, db_url: str, tmp_path: Path) -> Iterator[str]:
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": db_url,
+        "PAPERFEED_SECRET_KEY": "e2e-secret-key",
         "PAPERFEED_HOME": str(tmp_path / "h"),
         "PAPERFEED_SCHEDULER": "false",
         "HF_HUB_OFFLINE": "1",

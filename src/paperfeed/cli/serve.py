@@ -7,7 +7,8 @@ import time
 import typer
 
 from paperfeed import logs
-from paperfeed.cli.common import open_app
+from paperfeed.cli.common import fail, open_app
+from paperfeed.config import ConfigError
 
 
 def _exit_on_sigterm() -> None:
@@ -37,7 +38,10 @@ def serve(
     with open_app() as pf:
         logs.setup(pf.settings.log_level, pf.settings.log_format)
         pf.db.check_schema()
-        _ = pf.secret_key
+        try:
+            _ = pf.secret_key
+        except ConfigError as exc:
+            fail(f"configuration error: {exc}", code=2)
     stop = threading.Event()
     if pf.settings.uses_embedded_database:
         from paperfeed.db import embedded

