@@ -131,7 +131,8 @@ def test_a_scheduler_run_fetches_submissions_embeds_and_assigns_topics(upf) -> N
     assert all(runs[name]["status"] == "finished" for name in UPKEEP)
     assert runs["submissions"]["summary"] == {"imported": 1, "failed": 0}
     # The submitted paper arrived before the back-fill, so it was embedded and placed too.
-    assert runs["embed"]["summary"] == {"embedded": 6, "pending": 0}
+    # ... and every paper got key phrases and a summary (index/phrases.py) in the same job.
+    assert runs["embed"]["summary"] == {"embedded": 6, "pending": 0, "summarised": 18}
     assert runs["topics"]["summary"] == {"assigned": 6}
     assert runs["embed"]["started_at"] >= runs["submissions"]["finished_at"]
     assert runs["topics"]["started_at"] >= runs["embed"]["finished_at"]

@@ -184,11 +184,15 @@ def embed_job(
     loaded: list[Any] = []  # the model, loaded on the first slot with work and then kept
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed.index import backfill, lexical
+        from paperfeed.catalogue import derive
+        from paperfeed.index import backfill, lexical, phrases
 
         # Keyword search's next block index, made before any paper id reaches it.
         lexical.ensure_blocks(pf.db.url)
-        if not backfill.count_pending(pf.db, pf.settings.embedding_model):
+        derive.sync(pf.db)  # authors and links of papers no import has derived yet
+        if not backfill.count_pending(pf.db, pf.settings.embedding_model) and not (
+            phrases.count_pending(pf.db)
+        ):
             return {"embedded": 0, "pending": 0}
         if not loaded:
             loaded.append(load_embedder())
@@ -206,7 +210,14 @@ def embed_job(
         options = {"batch_size": batch_size} if batch_size else {}
         with contextlib.suppress(_BudgetSpent):  # the rest waits for the next slot
             backfill.embed_pending(pf.db, embedder, progress=progress, **options)
-        return {"embedded": done, "pending": backfill.count_pending(pf.db, embedder.name)}
+        summary = {"embedded": done, "pending": backfill.count_pending(pf.db, embedder.name)}
+        # Key phrases and one-line summaries with the same model, in what is left of the budget.
+        embedded, done = done, 0
+        if time.monotonic() < deadline and (max_papers is None or embedded < max_papers):
+            with contextlib.suppress(_BudgetSpent):
+                phrases.summarise_pending(pf.db, embedder, progress=progress, **options)
+            summary["summarised"] = done
+        return summary
 
     return Job("embed", minute_slot(UPKEEP_EVERY), run, after)
 

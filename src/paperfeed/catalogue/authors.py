@@ -19,6 +19,10 @@ only when all of this holds, and the reason is stored and shown on the page:
   (two authors of one paper are two people).
 Merging re-points the variant's paper rows and follows to the full name and
 keeps the variant's row (`merged_into`), so its old page address redirects.
+
+Claims. A signed-in user may claim an author page ("this is me"); the claim
+stays pending until an admin approves or rejects it, and a page has at most
+one approved claim (a unique index), shown on the page.
 """
 
 from __future__ import annotations
@@ -268,4 +272,73 @@ def of_paper(conn: psycopg.Connection, paper_id: int) -> list[dict[str, Any]]:
         "SELECT pa.position, a.id, a.name, a.slug FROM paper_authors pa"
         " JOIN authors a ON a.id = pa.author_id WHERE pa.paper_id = %s ORDER BY pa.position",
         (paper_id,),
+    ).fetchall()
+
+
+# ---------------------------------------------------------------- claims ("this page is me")
+
+
+class ClaimError(ValueError):
+    """A claim that cannot be made or decided."""
+
+
+def claim(conn: psycopg.Connection, user_id: int, author_id: int, message: str = "") -> None:
+    """Ask to be recognised as this author (pending until an admin decides)."""
+    row = conn.execute(
+        "SELECT merged_into, (SELECT 1 FROM author_claims c WHERE c.author_id = a.id"
+        "  AND c.status = 'approved') AS taken FROM authors a WHERE id = %s",
+        (author_id,),
+    ).fetchone()
+    if row is None or row["merged_into"] is not None:
+        raise ClaimError("There is no such author page.")
+    if row["taken"]:
+        raise ClaimError("This author page is already claimed.")
+    conn.execute(
+        "INSERT INTO author_claims (author_id, user_id, message) VALUES (%s, %s, %s)"
+        " ON CONFLICT (author_id, user_id) DO UPDATE SET message = excluded.message,"
+        " status = 'pending', created_at = now(), decided_at = NULL, decided_by = NULL"
+        " WHERE author_claims.status <> 'approved'",
+        (author_id, user_id, " ".join((message or "").split())[:2000]),
+    )
+
+
+def decide(conn: psycopg.Connection, admin_id: int, claim_id: int, approve: bool) -> None:
+    """Approve or reject a pending claim (approving rejects the page's other claims)."""
+    row = conn.execute(
+        "SELECT author_id, status FROM author_claims WHERE id = %s FOR UPDATE", (claim_id,)
+    ).fetchone()
+    if row is None or row["status"] != "pending":
+        raise ClaimError("There is no such pending claim.")
+    if approve:
+        conn.execute(
+            "UPDATE author_claims SET status = 'rejected', decided_at = now(), decided_by = %s"
+            " WHERE author_id = %s AND id <> %s AND status = 'pending'",
+            (admin_id, row["author_id"], claim_id),
+        )
+    conn.execute(
+        "UPDATE author_claims SET status = %s, decided_at = now(), decided_by = %s WHERE id = %s",
+        ("approved" if approve else "rejected", admin_id, claim_id),
+    )
+
+
+def claim_state(conn: psycopg.Connection, author_id: int, user_id: int | None) -> dict[str, Any]:
+    """Who holds the page (approved claim) and the viewer's own claim status, if any."""
+    row = conn.execute(
+        "SELECT (SELECT coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1))"
+        "        FROM author_claims c JOIN users u ON u.id = c.user_id"
+        "        WHERE c.author_id = %(a)s AND c.status = 'approved') AS holder,"
+        "       (SELECT status FROM author_claims WHERE author_id = %(a)s AND user_id = %(u)s)"
+        "        AS mine",
+        {"a": author_id, "u": user_id},
+    ).fetchone()
+    return dict(row)
+
+
+def pending_claims(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Claims waiting for an admin, oldest first."""
+    return conn.execute(
+        "SELECT c.id, c.message, c.created_at, a.name, a.slug, u.email,"
+        " (SELECT count(*) FROM paper_authors pa WHERE pa.author_id = a.id) AS papers"
+        " FROM author_claims c JOIN authors a ON a.id = c.author_id"
+        " JOIN users u ON u.id = c.user_id WHERE c.status = 'pending' ORDER BY c.created_at"
     ).fetchall()

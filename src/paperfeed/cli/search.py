@@ -174,7 +174,20 @@ def register(
                     )
             backfill.refresh_statistics(pf.db)
             left = backfill.count_pending(pf.db, embedder_name)
-        typer.echo(f"embedded={done} model={embedder_name} pending={left}")
+            summarised = 0
+            if not (cluster or local_workers):
+                # Key phrases and one-line summaries with the same model (index/phrases.py).
+                from paperfeed.index import phrases
+
+                with progress_bar() as bar:
+                    total = phrases.count_pending(pf.db)
+                    task = bar.add_task("key phrases and summaries", total=total)
+                    summarised = phrases.summarise_pending(
+                        pf.db, embedder, progress=lambda n: bar.advance(task, n)
+                    )
+        typer.echo(
+            f"embedded={done} model={embedder_name} pending={left} summarised={summarised}"
+        )
 
     @app.command("search")
     def search_command(

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from paperfeed.catalogue import follows
 from paperfeed.db import Database
 from paperfeed.ranking import lists
 
@@ -53,7 +54,7 @@ def group_key(
     user_id: int | None = None,
 ) -> Group:
     """The group of a subscription's period."""
-    owner = user_id if kind == "for_you" else None
+    owner = user_id if kind in ("for_you", "following") else None
     return Group(kind, query, json.dumps(filters, sort_keys=True), first_day, last_day, owner)
 
 
@@ -137,6 +138,17 @@ def for_you_in_window(
     return [{**paper, "reason": reasons[paper["id"]]} for paper in papers]
 
 
+def following_in_window(
+    conn: psycopg.Connection, user_id: int, first: date, last: date, limit: int
+) -> list[dict[str, Any]]:
+    """New papers by the authors and organisations the user follows, each with its reason
+    ("by Jane Doe, whom you follow"), newest first."""
+    picks = follows.followed_papers(conn, user_id, since=first, until=last, limit=limit)
+    reasons = {p["paper_id"]: p["reason"] for p in picks}
+    papers = lists.papers_by_ids(conn, [p["paper_id"] for p in picks])
+    return [{**paper, "reason": reasons[paper["id"]]} for paper in papers]
+
+
 # A finder returns a group's candidate papers, best first (dicts with at least
 # the lists.CARD_COLUMNS fields).
 Finder = Callable[[psycopg.Connection, Group, int], list[dict[str, Any]]]
@@ -181,6 +193,10 @@ class CandidateFinder:
                 group.first_day,
                 group.last_day,
                 limit,
+            )
+        if group.kind == "following" and group.user_id is not None:
+            return following_in_window(
+                conn, group.user_id, group.first_day, group.last_day, limit
             )
         if group.kind == "for_you" and self.db is not None and group.user_id is not None:
             return for_you_in_window(self.db, conn, group.user_id, group.first_day, limit)

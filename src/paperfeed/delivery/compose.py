@@ -119,6 +119,8 @@ def subject_for(sub: Subscription, period_label: str, count: int) -> str:
 def period_label(period_key: str) -> str:
     """'23 Nov 2026' for a daily key, 'week 48 of 2026' for a weekly one."""
     cadence, _, value = period_key.partition(":")
+    if cadence == "reply":
+        return "a reply to your comment"
     if cadence == "daily":
         return date.fromisoformat(value).strftime("%-d %b %Y")
     year, _, week = value.partition("-W")
@@ -211,6 +213,8 @@ _MAIL_LABELS = {
     "trending": "trending papers",
     "search": "a saved search",
     "for_you": "papers for you",
+    "following": "new papers by people you follow",
+    "replies": "replies to your comments",
 }
 
 

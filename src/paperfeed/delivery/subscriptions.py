@@ -19,7 +19,11 @@ from psycopg.types.json import Jsonb
 
 from paperfeed.delivery.periods import valid_timezone
 
-KINDS = ("trending", "search", "for_you")
+# following: new papers by followed authors/organisations; replies: reply emails of the
+# discussion (queued one by one by delivery/replies.py, never planned as digests).
+KINDS = ("trending", "search", "for_you", "following", "replies")
+# Kinds that belong to an account and go to its own address only.
+ACCOUNT_KINDS = ("for_you", "following", "replies")
 CADENCES = ("daily", "weekly")
 # Deliberately plain: one @, no spaces or control characters (which would let
 # an address inject headers), a dot in the domain. The double opt-in is the
@@ -68,6 +72,10 @@ class Subscription:
             return "Trending papers"
         if self.kind == "for_you":
             return "Papers for you"
+        if self.kind == "following":
+            return "New papers by people you follow"
+        if self.kind == "replies":
+            return "Replies to your comments"
         return f"Search: {self.query}" if self.query else "Search"
 
 
@@ -134,7 +142,7 @@ def subscribe(
     check_schedule(kind, cadence, send_hour, send_weekday, timezone)
     if kind == "search" and not (query.strip() or filters):
         raise SubscriptionError("A saved-search subscription needs a query or a filter.")
-    if kind == "for_you" and user_id is None:
+    if kind in ACCOUNT_KINDS and user_id is None:
         # The digest is the user's own feed: without an account there is no feed.
         raise SubscriptionError(
             "The for-you digest needs an account: sign in, then subscribe from your For you page."
@@ -288,9 +296,11 @@ def for_user(conn: psycopg.Connection, user_id: int) -> list[Subscription]:
 
 
 def active(conn: psycopg.Connection) -> list[Subscription]:
-    """Every active subscription (the digest run's input)."""
+    """Every active digest subscription (the digest run's input; reply emails are
+    queued one by one by delivery/replies.py instead)."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active' ORDER BY id"  # noqa: S608 - constant SQL
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE status = 'active'"  # noqa: S608 - constant SQL
+        " AND kind <> 'replies' ORDER BY id"
     ).fetchall()
     return [Subscription(**r) for r in rows]
 

@@ -12,6 +12,8 @@ The feed for a request:
    close to a paper the user marked "not interested";
 3. reason: the positive the candidate is closest to ("close to X in your
    library"), or the topic the user picked at cold start.
+New papers by authors or organisations the user follows come first (at most
+half the feed), with their own reason: "by Jane Doe, whom you follow".
 The scoring rule was chosen by `benchmarks/recommend.py` (see docs/personal.md).
 """
 
@@ -27,6 +29,7 @@ import psycopg
 from pgvector import HalfVector
 from threadpoolctl import threadpool_limits
 
+from paperfeed.catalogue import follows
 from paperfeed.db import Database
 from paperfeed.ranking import topics as topic_map
 from paperfeed.ranking.taste import (  # noqa: F401 - re-exported: the model is part of this API
@@ -53,6 +56,8 @@ SAVED_SEARCH_BONUS = 0.05
 # 0 (± 0.1), one on the same topic as a saved paper 0.3 and more. The feed page
 # ranks everything; a digest sends only what is clearly close to the user.
 DIGEST_MIN_SCORE = 0.2
+# Followed people's new papers fill at most this share of the feed, ahead of the rest.
+FOLLOWED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Pick:
     paper_id: int
     score: float
     reason: str
-    # 'library' | 'vote' | 'topic' | 'search': what the reason points at.
+    # 'library' | 'vote' | 'topic' | 'search' | 'follow': what the reason points at.
     reason_kind: str
     reason_paper_id: int | None = None
     reason_label: str = ""
@@ -259,11 +264,42 @@ def picks(
 ) -> list[Pick]:
     """The user's for-you picks, best first, inside the request's transaction."""
     interests = refresh_profile(conn, user_id)
-    if not len(interests):
-        return []
     every_positive = _positives(conn, user_id, None)
     every_negative = _negatives(conn, user_id)
     seen = {r["paper_id"] for r in every_positive} | {r["paper_id"] for r in every_negative}
+    followed = _followed(conn, user_id, since, seen, max(1, int(limit * FOLLOWED_SHARE)))
+    if not len(interests):
+        return followed[:limit]
+    taste = _taste_picks(
+        conn, user_id, interests, every_positive, every_negative, seen, limit, since
+    )
+    taken = {p.paper_id for p in followed}
+    return (followed + [p for p in taste if p.paper_id not in taken])[:limit]
+
+
+def _followed(
+    conn: psycopg.Connection, user_id: int, since: date | None, seen: set[int], limit: int
+) -> list[Pick]:
+    """The newest papers by followed authors/organisations the user has not acted on."""
+    found = follows.followed_papers(conn, user_id, since=since, limit=limit + len(seen))
+    fresh = [f for f in found if f["paper_id"] not in seen][:limit]
+    # Scores above any cosine-based score (at most 1 + the search bonus), newest first.
+    return [
+        Pick(f["paper_id"], 2.0 - i / 1000, f["reason"], "follow") for i, f in enumerate(fresh)
+    ]
+
+
+def _taste_picks(
+    conn: psycopg.Connection,
+    user_id: int,
+    interests: Interests,
+    every_positive: list[dict],
+    every_negative: list[dict],
+    seen: set[int],
+    limit: int,
+    since: date | None,
+) -> list[Pick]:
+    """Picks of the taste model (the module docstring's steps 1–3)."""
     positives = [r for r in every_positive[-MAX_POSITIVES:] if r["embedding"] is not None]
     negatives = [r for r in every_negative if r["embedding"] is not None]
     found = _candidates(conn, interests.matrix(), since, seen)

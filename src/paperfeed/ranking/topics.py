@@ -99,12 +99,23 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
-def label_clusters(texts: list[str], clusters: np.ndarray, k: int) -> list[list[str]]:
-    """Each cluster's most distinctive terms: class-based tf-idf over its texts."""
+def label_clusters(
+    texts: list[str],
+    clusters: np.ndarray,
+    k: int,
+    phrases: list[list[str]] | None = None,
+) -> list[list[str]]:
+    """Each cluster's most distinctive terms: class-based tf-idf over its texts.
+
+    `phrases`: each text's key phrases (index/phrases.py, or Hugging Face's),
+    counted as terms of their own: "graph neural networks" labels a topic
+    better than the word pair "graph neural".
+    """
     counts: list[dict[str, int]] = [{} for _ in range(k)]
-    for text, cluster in zip(texts, clusters, strict=True):
+    for index, (text, cluster) in enumerate(zip(texts, clusters, strict=True)):
         bucket = counts[int(cluster)]
-        for token in set(_tokens(text)):
+        extra = {p.lower() for p in phrases[index]} if phrases else set()
+        for token in set(_tokens(text)) | extra:
             bucket[token] = bucket.get(token, 0) + 1
     overall: dict[str, int] = {}
     for bucket in counts:
@@ -136,7 +147,9 @@ def _sample(conn: psycopg.Connection, size: int) -> list[dict]:
     total = conn.execute("SELECT count(*) AS n FROM papers WHERE embedding IS NOT NULL").fetchone()
     fraction = min(100.0, 100.0 * size / max(total["n"], 1) * 1.2)
     return conn.execute(
-        "SELECT id, title, left(abstract, 1500) AS abstract, embedding"
+        "SELECT id, title, left(abstract, 1500) AS abstract, embedding,"
+        " (SELECT s.key_phrases FROM paper_summaries s WHERE s.paper_id = papers.id)"
+        "   AS key_phrases"
         " FROM papers TABLESAMPLE BERNOULLI (%s) REPEATABLE (0)"
         " WHERE embedding IS NOT NULL LIMIT %s",
         (fraction, size),
@@ -165,7 +178,12 @@ def build(db: Database, k: int | None = None, *, sample: int = SAMPLE, seed: int
         axes = vt[:2].astype(np.float32)
         if len(axes) < 2:
             axes = np.vstack([axes, np.zeros_like(axes[0])])
-        terms = label_clusters([f"{r['title']}. {r['abstract']}" for r in rows], clusters, k)
+        terms = label_clusters(
+            [f"{r['title']}. {r['abstract']}" for r in rows],
+            clusters,
+            k,
+            [r.get("key_phrases") or [] for r in rows],
+        )
 
         conn.execute("DELETE FROM topic_maps")
         map_id = conn.execute(

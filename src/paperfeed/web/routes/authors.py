@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import authors, follows
 from paperfeed.catalogue.accounts import User
+from paperfeed.delivery import replies
 from paperfeed.ranking import lists
 from paperfeed.web.deps import (
     csrf_protect,
@@ -20,6 +21,7 @@ from paperfeed.web.deps import (
     voted_ids,
 )
 from paperfeed.web.errors import BadRequest, NotFound
+from paperfeed.web.routes.admin import require_admin
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -59,6 +61,7 @@ def author_page(
             "variants": authors.variants(conn, author["id"]),
             "voted": voted_ids(conn, user, papers),
             "following": bool(user) and follows.follows_author(conn, user.id, author["id"]),
+            "claim": authors.claim_state(conn, author["id"], user.id if user else None),
         }
     return render(request, "authors/page.html", context)
 
@@ -91,6 +94,51 @@ def follow_author(
     return RedirectResponse(_back(next, f"/authors/{slug}"), 303)
 
 
+@router.post("/authors/{slug}/claim", dependencies=[Depends(csrf_protect)])
+def claim_author(
+    slug: str,
+    message: str = Form("", max_length=4000),
+    pf: Paperfeed = Depends(get_pf),
+    user: User = Depends(require_user),
+) -> RedirectResponse:
+    """Ask to be recognised as this author; an admin approves or rejects it."""
+    with pf.db.transaction() as conn:
+        author = _author_or_404(conn, slug)
+        try:
+            authors.claim(conn, user.id, author["id"], message)
+        except authors.ClaimError as exc:
+            raise BadRequest(str(exc)) from None
+    return RedirectResponse(f"/authors/{author['slug']}", 303)
+
+
+@router.get("/admin/claims", response_class=HTMLResponse)
+def claims_page(
+    request: Request, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_admin)
+) -> HTMLResponse:
+    """Author-page claims waiting for an admin."""
+    with pf.db.transaction() as conn:
+        pending = authors.pending_claims(conn)
+    return render(request, "authors/claims.html", {"claims": pending})
+
+
+@router.post("/admin/claims/{claim_id}", dependencies=[Depends(csrf_protect)])
+def decide_claim(
+    claim_id: int,
+    action: str = Form(...),
+    pf: Paperfeed = Depends(get_pf),
+    user: User = Depends(require_admin),
+) -> RedirectResponse:
+    """Approve or reject one claim."""
+    if action not in ("approve", "reject") or not 0 < claim_id <= 2**63 - 1:
+        raise BadRequest("action is approve or reject.")
+    with pf.db.transaction() as conn:
+        try:
+            authors.decide(conn, user.id, claim_id, action == "approve")
+        except authors.ClaimError as exc:
+            raise NotFound(str(exc)) from None
+    return RedirectResponse("/admin/claims", 303)
+
+
 @router.post("/following/orgs", dependencies=[Depends(csrf_protect)])
 def follow_org(
     organization: str = Form(..., max_length=500),
@@ -111,6 +159,19 @@ def follow_org(
     return RedirectResponse(_back(next, "/following"), 303)
 
 
+@router.post("/account/reply-emails", dependencies=[Depends(csrf_protect)])
+def reply_emails(
+    on: bool = Form(False),
+    next: str | None = Form(None),
+    pf: Paperfeed = Depends(get_pf),
+    user: User = Depends(require_user),
+) -> RedirectResponse:
+    """Opt in to (or out of) an email when someone replies to your comment."""
+    with pf.db.transaction() as conn:
+        replies.set_reply_emails(conn, user, on)
+    return RedirectResponse(_back(next, "/following"), 303)
+
+
 @router.get("/following", response_class=HTMLResponse)
 def following_page(
     request: Request, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -122,5 +183,12 @@ def following_page(
         cards = lists.papers_by_ids(conn, [r["paper_id"] for r in recent])
         reasons = {r["paper_id"]: r["reason"] for r in recent}
         voted = voted_ids(conn, user, cards)
-    context = {"followed": followed, "cards": cards, "reasons": reasons, "voted": voted}
+        reply_emails = replies.reply_subscription(conn, user.id) is not None
+    context = {
+        "followed": followed,
+        "cards": cards,
+        "reasons": reasons,
+        "voted": voted,
+        "reply_emails": reply_emails,
+    }
     return render(request, "authors/following.html", context)

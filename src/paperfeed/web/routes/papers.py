@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts
+from paperfeed.catalogue import accounts, comments
 from paperfeed.catalogue.accounts import User
 from paperfeed.catalogue.papers import paper_id_for_arxiv
 from paperfeed.model import normalise_arxiv_id
@@ -81,16 +81,19 @@ def paper_by_arxiv_id(arxiv_id: str, pf: Paperfeed = Depends(get_pf)) -> Redirec
 def paper_page(
     request: Request,
     paper_id: int,
+    sort: str = Query("top", pattern="^(top|new)$"),
     pf: Paperfeed = Depends(get_pf),
     user: User | None = Depends(current_user),
 ) -> HTMLResponse:
-    """Everything about one paper: abstract, sources, links, upvotes, similar papers, BibTeX."""
+    """Everything about one paper: abstract, sources, links, upvotes, similar papers, BibTeX,
+    and its discussion (sorted top or new)."""
 
     def build() -> HTMLResponse:
         with pf.db.transaction() as conn:
             paper = _paper_or_404(conn, paper_id)
             voted = voted_ids(conn, user, [paper])
             states = library_states(conn, user, [paper])
+            thread = comments.thread(conn, paper_id, user, sort)
         # Outside the transaction: similar() takes its own connection from the pool.
         similar = finder.similar(pf, paper_id, SIMILAR)
         with pf.db.transaction() as conn:
@@ -101,6 +104,8 @@ def paper_page(
             "states": states,
             "similar": similar,
             "bibtex": bibtex(paper),
+            "thread": thread,
+            "sort": sort,
         }
         return render(request, "paper.html", context)
 

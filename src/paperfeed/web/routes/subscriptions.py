@@ -46,7 +46,9 @@ WEEKDAYS = list(
     )
 )
 # What the subscribe form offers; for_you (the user's own feed) needs an account.
-FORM_KINDS = ("trending", "search", "for_you")
+FORM_KINDS = ("trending", "search", "for_you", "following")
+# Kinds made of the account's own data: they need one and go to its own address.
+OWN_KINDS = ("for_you", "following")
 NEEDS_ACCOUNT = "The for-you digest needs an account: please sign in first."
 # Subscribe requests per client address and confirmation emails per recipient, per hour.
 IP_LIMIT, ADDRESS_LIMIT, LIMIT_WINDOW = 20, 3, timedelta(hours=1)
@@ -133,8 +135,8 @@ def subscribe_form(
 ) -> HTMLResponse:
     """The subscribe form: trending papers, a search (with its filters) or the for-you feed."""
     if kind not in FORM_KINDS:
-        raise BadRequest("kind must be trending, search or for_you.")
-    if kind == "for_you" and user is None:
+        raise BadRequest("kind must be trending, search, for_you or following.")
+    if kind in OWN_KINDS and user is None:
         return _message(request, "Sign in first", NEEDS_ACCOUNT, status=401, signin=True)
     return _subscribe_page(
         request,
@@ -173,8 +175,8 @@ def subscribe(
         timezone=timezone,
     )
     if kind not in FORM_KINDS:
-        raise BadRequest("kind must be trending, search or for_you.")
-    if kind == "for_you":
+        raise BadRequest("kind must be trending, search, for_you or following.")
+    if kind in OWN_KINDS:
         if user is None:
             return _message(request, "Sign in first", NEEDS_ACCOUNT, status=401, signin=True)
         # A personal feed goes only to its owner's own address.

