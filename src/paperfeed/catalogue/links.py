@@ -72,6 +72,8 @@ class Link:
     url: str
     label: str
     origin: str
+    # GitHub stars when the source said (Hugging Face's githubStars), else None.
+    stars: int | None = None
 
 
 def _trim(url: str) -> str:
@@ -170,6 +172,9 @@ def extract(paper: Mapping[str, Any], raws: Iterable[Mapping[str, Any]] = ()) ->
             value = fields.get(key)
             if isinstance(value, str) and value:
                 link = classify(value, key, default=default)
+                stars = fields.get("githubStars") if key == "githubRepo" else None
+                if link and isinstance(stars, int) and not isinstance(stars, bool) and stars >= 0:
+                    link = Link(link.kind, link.url, link.label, link.origin, stars)
                 if link:
                     found.append(link)
     for url in urls_in_text(paper.get("abstract") or ""):
@@ -178,7 +183,10 @@ def extract(paper: Mapping[str, Any], raws: Iterable[Mapping[str, Any]] = ()) ->
             found.append(link)
     unique: dict[str, Link] = {}
     for link in found:
-        unique.setdefault(link.url.rstrip("/").lower(), link)
+        key = link.url.rstrip("/").lower()
+        first = unique.setdefault(key, link)
+        if first.stars is None and link.stars is not None:  # the same repo, with its stars
+            unique[key] = Link(first.kind, first.url, first.label, first.origin, link.stars)
     order = {kind: i for i, kind in enumerate(KINDS)}
     ranked = sorted(unique.values(), key=lambda link: order[link.kind])  # stable: first seen
     return ranked[:MAX_LINKS]
@@ -202,6 +210,8 @@ def write(conn: psycopg.Connection, links_of: Mapping[int, list[Link]]) -> None:
     for paper_id, links in links_of.items():
         for rank, link in enumerate(links):
             kept = stars.get((paper_id, link.url), (None, None))
+            if link.stars is not None and kept[0] is None:
+                kept = (link.stars, None)  # the source's count until the GitHub job checks
             rows.append((paper_id, link.url, link.kind, link.label, link.origin, rank, *kept))
     if rows:
         with conn.cursor() as cur, cur.copy(

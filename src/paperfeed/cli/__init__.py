@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import sys
 
-from paperfeed.cli import accounts, backup, db, digest, ingest, papers, personal, search, serve
+from paperfeed.cli import (
+    accounts,
+    backup,
+    community,
+    db,
+    digest,
+    ingest,
+    papers,
+    personal,
+    search,
+    serve,
+)
 from paperfeed.cli.common import command_group, console, open_app, progress_bar
 
 app = command_group(help="paperfeed: self-hosted research-paper discovery.")
@@ -29,6 +40,7 @@ search.register(app, open_app, progress_bar, console)  # `paperfeed embed`, `pap
 personal.register(app, open_app)  # `paperfeed topics …`, `paperfeed library …`
 accounts.register(app, open_app)  # `paperfeed submissions …`
 accounts.register_users(app, open_app)  # `paperfeed users promote|demote|list`
+community.register(app, open_app)  # `paperfeed links sync|stars`
 
 
 def main() -> None:  # pragma: no cover - console entry point
