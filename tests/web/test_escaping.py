@@ -8,7 +8,7 @@ from datetime import date
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from paperfeed.web.citation import bibtex
+from paperfeed.catalogue.citation import bibtex
 from paperfeed.web.deps import highlight, safe_url
 
 _TAG = re.compile(r"<[^>]*>")

@@ -20,14 +20,13 @@ from typing import Any
 
 import psycopg
 
-from paperfeed.catalogue import library
+from paperfeed.catalogue import citation, library
 from paperfeed.model import BadRecord, Record
 from paperfeed.sources import bibtex
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # How many unmatched/rejected entries an import keeps verbatim (counts are complete).
 KEPT = 200
-_KEY_WORD = re.compile(r"[A-Za-z]+")
 # A CSV cell starting with one of these is a formula in a spreadsheet.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,62 +45,9 @@ class ImportReport:
     import_id: int | None = None
 
 
-def _bib_value(text: str) -> str:
-    """A value safe inside BibTeX braces: balanced braces, no stray backslash commands."""
-    text = " ".join(str(text).split())
-    depth = 0
-    for ch in text:
-        depth += 1 if ch == "{" else -1 if ch == "}" else 0
-        if depth < 0:
-            break
-    if depth != 0:
-        text = text.replace("{", "(").replace("}", ")")
-    return text.replace("\\", "\\textbackslash{}") if "\\" in text and depth != 0 else text
-
-
-def _cite_key(paper: dict[str, Any], used: set[str]) -> str:
-    surname = ""
-    if paper.get("authors"):
-        words = _KEY_WORD.findall(paper["authors"][0].split()[-1]) if paper["authors"][0] else []
-        surname = words[0].lower() if words else ""
-    year = paper["published_on"].year if paper.get("published_on") else ""
-    title_words = [w.lower() for w in _KEY_WORD.findall(paper["title"]) if len(w) > 3]
-    base = f"{surname or 'paper'}{year}{title_words[0] if title_words else paper['id']}"
-    key, n = base, 1
-    while key in used:
-        n += 1
-        key = f"{base}{chr(ord('a') + (n - 2) % 26)}{'' if n < 28 else n}"
-    used.add(key)
-    return key
-
-
 def to_bibtex(papers: list[dict[str, Any]]) -> str:
-    """BibTeX entries (@article with arXiv eprint fields) for a list of papers."""
-    used: set[str] = set()
-    entries = []
-    for p in papers:
-        fields: list[tuple[str, str]] = [("title", p["title"])]
-        if p.get("authors"):
-            fields.append(("author", " and ".join(p["authors"])))
-        if p.get("published_on"):
-            fields.append(("year", str(p["published_on"].year)))
-            fields.append(("month", p["published_on"].strftime("%b").lower()))
-        if p.get("arxiv_id"):
-            fields += [("eprint", p["arxiv_id"]), ("archiveprefix", "arXiv")]
-            fields.append(("url", f"https://arxiv.org/abs/{p['arxiv_id']}"))
-            if p.get("categories"):
-                fields.append(("primaryclass", p["categories"][0]))
-        if p.get("doi"):
-            fields.append(("doi", p["doi"]))
-        if p.get("abstract"):
-            fields.append(("abstract", p["abstract"]))
-        if p.get("tags"):
-            fields.append(("keywords", ", ".join(p["tags"])))
-        if p.get("note"):
-            fields.append(("note", p["note"]))
-        body = ",\n".join(f"  {name} = {{{_bib_value(value)}}}" for name, value in fields)
-        entries.append(f"@article{{{_cite_key(p, used)},\n{body}\n}}\n")
-    return "\n".join(entries)
+    """BibTeX entries (@article with arXiv eprint fields) for a list of papers (citation.py)."""
+    return citation.to_bibtex(papers, entry_type="article")
 
 
 def _cell(value: Any) -> str:

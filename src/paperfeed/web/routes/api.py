@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts
 from paperfeed.catalogue.accounts import User
+from paperfeed.catalogue.citation import bibtex
 from paperfeed.ranking import lists
 from paperfeed.web import cached, finder
-from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
 from paperfeed.web.errors import BadRequest, Conflict, NotFound
 from paperfeed.web.routes.papers import MAX_ID, arxiv_redirect

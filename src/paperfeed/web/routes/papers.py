@@ -9,11 +9,11 @@ from starlette.convertors import Convertor, register_url_convertor
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import accounts, comments
 from paperfeed.catalogue.accounts import User
+from paperfeed.catalogue.citation import bibtex
 from paperfeed.catalogue.papers import paper_id_for_arxiv
 from paperfeed.model import normalise_arxiv_id
 from paperfeed.ranking import lists
 from paperfeed.web import finder
-from paperfeed.web.citation import bibtex
 from paperfeed.web.deps import (
     csrf_protect,
     current_user,
