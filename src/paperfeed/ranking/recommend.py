@@ -414,7 +414,10 @@ def _feed_mac(secret_key: str, user_id: int, version: int) -> str:
 def feed_user(conn: psycopg.Connection, secret_key: str, token: str) -> int | None:
     """The user a feed token belongs to, or None when it is malformed or revoked."""
     user_part, _, mac = token.partition("-")
-    if not user_part.isdigit() or len(user_part) > 18 or not mac:
+    # str.isdigit() also accepts "²" and other non-ASCII digits, which int() refuses.
+    if not (user_part.isascii() and user_part.isdigit()) or len(user_part) > 18:
+        return None
+    if not mac or not mac.isascii():  # compare_digest refuses non-ASCII str
         return None
     row = conn.execute(
         "SELECT feed_token_version AS v FROM user_profiles WHERE user_id = %s", (int(user_part),)

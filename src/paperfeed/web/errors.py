@@ -156,6 +156,8 @@ def _sign_in_instead(request: Request) -> bool:
     )
 
 
+
+
 def install(app: FastAPI, render_page: PageRenderer) -> None:
     """Register the handlers that give every error the same shape; pages use `render_page`."""
     app.state.render_error_page = render_page

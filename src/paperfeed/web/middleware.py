@@ -54,6 +54,42 @@ def _shared_cache(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(k == b"cache-control" and b"public" in v.lower() for k, v in headers)
 
 
+# Paths whose last segment is a secret (signed mail links), and query parameters that are.
+_SECRET_PATHS = re.compile(r"^(/subscriptions/(?:confirm|manage)/|/unsubscribe/)[^/]+")
+_SECRET_PARAMS = re.compile(
+    r"(^|&)((?:token|key|secret|password|nonce|signature|sig|api_key|access_token)=)[^&]*",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def _escape_controls(text: str) -> str:
+    """Control characters as \\xNN (and backslash, quote doubled up) so one request is one line."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code < 32 or 127 <= code < 160 or ch in "\u2028\u2029":
+            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+        elif ch in '\\"':
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def loggable_target(path: str, query: str = "") -> str:
+    """The request target as the access log may show it: secrets redacted, controls escaped.
+
+    Tokens in confirm/manage/unsubscribe links and secret query parameters
+    (reset tokens, private feed tokens) would let anyone who reads the log act
+    as their owner, so they never reach it; the path is percent-decoded by the
+    server, so `%0a` or an escape sequence would otherwise forge log lines.
+    """
+    path = _SECRET_PATHS.sub(lambda m: m.group(1) + REDACTED, path)
+    query = _SECRET_PARAMS.sub(lambda m: m.group(1) + m.group(2) + REDACTED, query)
+    return _escape_controls(path + ("?" + query if query else ""))
+
+
 _ERROR_HTML = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Server error</title>"
     '<link rel=stylesheet href="/static/style.css"><main class="container error-page">'
@@ -123,7 +159,12 @@ class WebMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            error_log.exception("unhandled error in %s %s [request %s]", scope["method"], path, rid)
+            error_log.exception(
+                "unhandled error in %s %s [request %s]",
+                scope["method"],
+                loggable_target(path),
+                rid,
+            )
             if not status["sent"]:
                 await self._send_500(scope, send_wrapper, rid)
         finally:
@@ -133,11 +174,10 @@ class WebMiddleware:
             # Static files would drown the page and API lines: DEBUG only.
             access_log.log(
                 logging.DEBUG if path.startswith("/static/") else logging.INFO,
-                '%s "%s %s%s" %s %.1fms rid=%s',
+                '%s "%s %s" %s %.1fms rid=%s',
                 client[0],
                 scope["method"],
-                path,
-                "?" + query if query else "",
+                loggable_target(path, query),
                 status["code"],
                 elapsed,
                 rid,
