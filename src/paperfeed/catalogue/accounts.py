@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -88,6 +89,51 @@ def normalise_email(email: str) -> str:
     return value
 
 
+def email_key(email: str) -> str:
+    """The one comparable form of an address: NFKC, case-folded, NFKC again.
+
+    Used both to find the account and to name its sign-in limit, so spellings
+    of one address (upper case, full-width letters) share one bucket, and a
+    look-alike that is a different string (`İ` for `i`) is a different,
+    unknown address rather than a second bucket for the same account.
+    """
+    text = unicodedata.normalize("NFKC", (email or "").strip())
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+# Failed sign-ins an account gets for free; after that each further attempt must
+# wait (15 s, then twice as long as the last), up to the cap. The owner is never locked out
+# for longer than the cap, and a guesser gets about one try per cap.
+FREE_FAILURES = 5
+MAX_BACKOFF = timedelta(seconds=60)
+
+
+def signin_wait(conn: psycopg.Connection, key: str) -> int:
+    """Seconds until the address `key` may try a password again (0: now)."""
+    row = conn.execute(
+        "SELECT hits, extract(epoch FROM window_start - now()) AS ago FROM rate_limits"
+        " WHERE bucket = %s",
+        ("signin-fail:" + key[:280],),
+    ).fetchone()
+    if row is None or row["hits"] < FREE_FAILURES:
+        return 0
+    delay = min(15 * 2 ** (row["hits"] - FREE_FAILURES), MAX_BACKOFF.total_seconds())
+    return max(0, int(delay + float(row["ago"]) + 0.999))
+
+
+def record_signin(conn: psycopg.Connection, key: str, ok: bool) -> None:
+    """Count a failed sign-in for the address (or forget its failures after a success)."""
+    bucket = "signin-fail:" + key[:280]
+    if ok:
+        conn.execute("DELETE FROM rate_limits WHERE bucket = %s", (bucket,))
+        return
+    conn.execute(
+        "INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES (%s, now(), 1)"
+        " ON CONFLICT (bucket) DO UPDATE SET hits = r.hits + 1, window_start = now()",
+        (bucket,),
+    )
+
+
 def check_password(password: str) -> None:
     """Raise AccountError when a new password is too short or absurdly long."""
     if len(password or "") < MIN_PASSWORD:
@@ -116,11 +162,14 @@ def create_user(
 
 def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None."""
+    key = email_key(email)
     row = conn.execute(
         "SELECT " + _USER_COLUMNS + ", u.password_hash FROM users u"  # noqa: S608 - constant column list
         " WHERE lower(u.email) = lower(%s)",
-        ((email or "").strip(),),
+        (key,),
     ).fetchone()
+    if row is not None and email_key(row["email"]) != key:
+        row = None  # the database's lower() matched a look-alike spelling
     stored = row["password_hash"] if row else _DUMMY_HASH
     try:
         _hasher.verify(stored, password or "")

@@ -48,6 +48,19 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
+def _local_location(key: bytes, value: bytes, host: bytes) -> tuple[bytes, bytes]:
+    """A redirect to this same host made relative: the framework builds trailing-slash
+    redirects from the request's Host header, which a client (or a cache) can set to
+    any site; a relative Location cannot send anyone elsewhere."""
+    if key != b"location" or not host:
+        return key, value
+    for scheme in (b"http://", b"https://"):
+        prefix = scheme + host
+        if value.startswith(prefix) and value[len(prefix) : len(prefix) + 1] in (b"/", b""):
+            return key, value[len(prefix) :] or b"/"
+    return key, value
+
+
 def _shared_cache(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether a response may be kept by shared caches: such a reply must not set a cookie,
     or a proxy would hand one visitor's CSRF cookie to everyone."""
@@ -126,6 +139,11 @@ class WebMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope.get("headers", [])
+        # HEAD is GET without the body (RFC 9110): routes are declared for GET only.
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+        host = dict(headers).get(b"host", b"")
         incoming = dict(headers).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
@@ -149,11 +167,15 @@ class WebMiddleware:
                 csp = DOCS_CSP if path == "/api/docs" else CSP
                 if not any(k == b"content-security-policy" for k, _ in out):
                     out.append((b"content-security-policy", csp.encode()))
+                if 300 <= message["status"] < 400:
+                    out = [_local_location(k, v, host) for k, v in out]
                 present = {k for k, _ in out}
                 out.extend(h for h in SECURITY_HEADERS + self.extra_headers if h[0] not in present)
                 if new_csrf and not _shared_cache(out):
                     out.append((b"set-cookie", self._csrf_cookie(new_csrf)))
                 message = {**message, "headers": out}
+            elif message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
             await send(message)
 
         try:

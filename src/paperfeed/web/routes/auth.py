@@ -27,7 +27,6 @@ log = logging.getLogger("paperfeed.web.auth")
 
 # (attempts, window) per bucket; every worker counts in the same PostgreSQL rows.
 SIGNIN_PER_IP = (30, timedelta(minutes=5))
-SIGNIN_PER_EMAIL = (10, timedelta(minutes=5))
 SIGNUP_PER_IP = (10, timedelta(hours=1))
 RESET_PER_IP = (5, timedelta(hours=1))
 
@@ -138,8 +137,15 @@ def signin(
     target = local_path(next, "/")
     with pf.db.transaction() as conn:
         _limit(conn, f"signin:ip:{_ip(request)}", SIGNIN_PER_IP)
-        _limit(conn, f"signin:email:{email.strip().lower()}", SIGNIN_PER_EMAIL)
+        key = accounts.email_key(email)
+        wait = accounts.signin_wait(conn, key)
+        if wait:
+            raise TooManyRequests(
+                f"Too many wrong passwords for this address. Please wait {wait} seconds.",
+                headers={"Retry-After": str(wait)},
+            )
         user = accounts.authenticate(conn, email, password)
+        accounts.record_signin(conn, key, user is not None)
         if user is None:
             context = {"error": "Wrong email or password.", "email": email, "next": target}
             return render(request, "auth/signin.html", context, status_code=401)
