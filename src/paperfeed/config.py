@@ -237,6 +237,13 @@ class Settings:
         "New accounts sign in only after clicking the link emailed to their address.",
     )
 
+    trusted_proxies: str = _opt(
+        "PAPERFEED_TRUSTED_PROXIES",
+        str,
+        "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is"
+        " believed (per-IP limits then count the real client). Empty: trust no proxy.",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every option from `env` (default: os.environ); keyword overrides win."""
@@ -330,6 +337,7 @@ DEFAULTS: dict[str, Any] = {
     "comment_rate": 10,
     "comment_review_first": False,
     "log_level": "INFO",
+    "trusted_proxies": "",
     "log_format": "text",
     "verify_email": False,
 }

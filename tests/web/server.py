@@ -18,10 +18,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app) -> Iterator[str]:
-    """Serve `app` until the block ends; yield its base URL."""
+def running(app, **options) -> Iterator[str]:
+    """Serve `app` until the block ends (extra uvicorn `options` allowed); yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

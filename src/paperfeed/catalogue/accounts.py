@@ -47,6 +47,23 @@ class EmailTaken(AccountError):
     """Sign-up with an email that already has an account."""
 
 
+class SubmissionLimit(AccountError):
+    """An account submitted more papers this hour than SUBMISSIONS_PER_HOUR."""
+
+
+# Papers one account may submit per hour (arXiv ids and forms together): one
+# account must not be able to publish dozens of papers at once.
+SUBMISSIONS_PER_HOUR = 10
+
+
+def _count_submission(conn: psycopg.Connection, user_id: int) -> None:
+    bucket = f"submit:user:{user_id}"
+    if not hit_rate_limit(conn, bucket, SUBMISSIONS_PER_HOUR, timedelta(hours=1)):
+        raise SubmissionLimit(
+            f"You can submit {SUBMISSIONS_PER_HOUR} papers an hour. Please try again later."
+        )
+
+
 class AlreadyKnown(AccountError):
     """A submitted paper the catalogue (or the submission queue) already has."""
 
@@ -402,6 +419,7 @@ def submit_arxiv(conn: psycopg.Connection, user_id: int, value: str) -> dict:
     row = conn.execute("SELECT id FROM papers WHERE arxiv_id = %s", (arxiv_id,)).fetchone()
     if row is not None:
         raise AlreadyKnown("This paper is already here — thank you!", row["id"])
+    _count_submission(conn, user_id)
     row = conn.execute(
         "INSERT INTO submissions (user_id, arxiv_id) VALUES (%s, %s)"  # noqa: S608 - constant column list
         " ON CONFLICT (arxiv_id) WHERE arxiv_id IS NOT NULL DO NOTHING"
@@ -426,6 +444,7 @@ def record_form_submission(
     row = conn.execute("SELECT id FROM papers WHERE norm_title = %s", (normalised,)).fetchone()
     if row is not None:
         raise AlreadyKnown("A paper with this title is already here — thank you!", row["id"])
+    _count_submission(conn, user_id)
     return conn.execute(
         "INSERT INTO submissions (user_id, title, abstract, authors, url)"  # noqa: S608
         " VALUES (%s, %s, %s, %s, %s)"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import typer
 
 from paperfeed import logs
 from paperfeed.cli.common import fail, open_app
-from paperfeed.config import ConfigError
+from paperfeed.config import ConfigError, Settings
 
 
 def _exit_on_sigterm() -> None:
@@ -60,6 +61,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            **proxy_options(pf.settings),
             # The app writes its own access log line (with the request id): see web/middleware.py.
             access_log=False,
             # uvicorn's own log set-up would replace ours (logs.setup).
@@ -68,6 +70,17 @@ def serve(
         )
     finally:
         stop.set()
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded-header options from PAPERFEED_TRUSTED_PROXIES.
+
+    uvicorn on its own believes X-Forwarded-For from any loopback client, so a
+    local process or a pass-through proxy could pick its own address and walk
+    around every per-IP limit. Only the configured proxies are believed.
+    """
+    trusted = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}
 
 
 def worker(

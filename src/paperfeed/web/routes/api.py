@@ -14,7 +14,7 @@ from paperfeed.catalogue.citation import bibtex
 from paperfeed.ranking import lists
 from paperfeed.web import cached, finder
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, require_user
-from paperfeed.web.errors import BadRequest, Conflict, NotFound
+from paperfeed.web.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from paperfeed.web.routes.papers import MAX_ID, arxiv_redirect
 from paperfeed.web.schemas import (
     ErrorOut,
@@ -196,6 +196,8 @@ def submit(
             row = accounts.submit_arxiv(conn, user.id, body.arxiv_id)
     except accounts.AlreadyKnown as exc:
         raise Conflict(str(exc)) from None
+    except accounts.SubmissionLimit as exc:
+        raise TooManyRequests(str(exc), headers={"Retry-After": "3600"}) from None
     except accounts.AccountError as exc:
         raise BadRequest(str(exc)) from None
     return SubmissionOut(

@@ -92,6 +92,9 @@ def submit(
     except accounts.AlreadyKnown as exc:
         context = _page(request, user, pf, error=str(exc), known_id=exc.paper_id, form=form)
         return render(request, "submit.html", context, status_code=409)
+    except accounts.SubmissionLimit as exc:
+        context = _page(request, user, pf, error=str(exc), form=form)
+        return render(request, "submit.html", context, status_code=429)
     except accounts.AccountError as exc:
         context = _page(request, user, pf, error=str(exc), form=form)
         return render(request, "submit.html", context, status_code=400)
