@@ -53,8 +53,22 @@ def lighthouse_bin() -> Path:
     return binary
 
 
-def scores(binary: Path, url: str) -> dict[str, int]:
-    """One Lighthouse run (mobile emulation): category -> score 0-100."""
+def scores(binary: Path, url: str, attempts: int = 3) -> dict[str, int]:
+    """One Lighthouse run (mobile emulation): category -> score 0-100.
+
+    On a loaded machine Lighthouse now and then exits 1 (Chromium slow to start or
+    stop); such a run is tried again, up to `attempts` times.
+    """
+    for attempt in range(attempts):
+        try:
+            return _run(binary, url)
+        except subprocess.CalledProcessError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run(binary: Path, url: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         subprocess.run(
