@@ -93,6 +93,8 @@ def site(
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": make_conninfo(pg_server, dbname=name),
+        # Required with an external database (every instance signs with one key).
+        "PAPERFEED_SECRET_KEY": "e2e-secret-key",
         "PAPERFEED_HOME": str(home / "home"),
         "PAPERFEED_SCHEDULER": "false",
         "PAPERFEED_SMTP_HOST": "127.0.0.1",
