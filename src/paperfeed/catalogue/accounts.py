@@ -6,6 +6,10 @@ transaction (one request = one transaction); none of them commits. Secrets
 stored only as their SHA-256, so a copy of the database opens no account.
 Submitted papers are recorded here too; the papers themselves are written
 by the catalogue, never here.
+
+Size: users, sessions, tokens, votes and their rate limits share the address
+normalisation and the one-transaction-per-request contract; split it when another table
+joins them.
 """
 
 from __future__ import annotations

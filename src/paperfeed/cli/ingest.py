@@ -8,6 +8,9 @@ Refusing what isn't papers: before anything is written, the first SAMPLE records
 are validated; when most of them are rejected (a README fed to `ingest jsonl`, the
 wrong file altogether) the import stops with exit code 1 unless `--force`. An import
 that read nothing, or whose every record was rejected, also exits 1.
+
+Size: one short verb per source over shared reading, refusal and report code; splitting
+it by source would scatter that shared code.
 """
 
 from __future__ import annotations

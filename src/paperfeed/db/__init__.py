@@ -4,6 +4,10 @@ One `Database` per process wraps a psycopg connection pool. Work happens in
 `db.transaction()` blocks: one request or one ingest batch is one transaction,
 committed when the block exits and rolled back on any exception, so a crash
 never leaves half a batch behind. Application code never calls commit itself.
+
+Size: the pool, transactions, migrations with their checksums and the read routing all
+wrap the same pool and its connection set-up; replicas live in db/replicas.py and the
+embedded server in db/embedded.py.
 """
 
 from __future__ import annotations

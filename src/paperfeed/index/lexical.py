@@ -12,6 +12,9 @@ term frequency (title counts twice the abstract) and idf comes from the
 planner's own statistics of the `search` column (pg_stats most_common_elems),
 so ranking costs no extra scan. Only the papers matching at least one
 informative term are ranked, and at most POOL of them (see `candidates`).
+
+Size: query parsing, term statistics, the access paths of the candidate pool and the
+score form one query plan, easier to reason about in one file.
 """
 
 from __future__ import annotations

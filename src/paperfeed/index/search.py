@@ -19,6 +19,9 @@ queries so return nothing, and counts, sorting and everything built on search
 Papers without a vector are still found by keyword (their missing semantic
 rank is taken to be their keyword rank, so an exact title still comes first);
 without an embedder the search is keyword-only.
+
+Size: candidate lists, fusion, feedback, the calibrated cut-off and identifier look-ups
+make one search; the cut-off's constants sit beside the fusion that produces its inputs.
 """
 
 from __future__ import annotations

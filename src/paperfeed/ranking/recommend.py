@@ -15,6 +15,10 @@ The feed for a request:
 New papers by authors or organisations the user follows come first (at most
 half the feed), with their own reason: "by Jane Doe, whom you follow".
 The scoring rule was chosen by `benchmarks/recommend.py` (see docs/personal.md).
+
+Size: the feed's steps (candidates, scoring, reasons, followed people, profile upkeep)
+read one profile in one transaction; they stay together so the order of those reads
+stays visible.
 """
 
 from __future__ import annotations
