@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.app import Paperfeed
+from paperfeed.index import embed
 from paperfeed.web import create_app, finder
 from tests.web.conftest import add_papers, paper
 
@@ -27,6 +28,9 @@ def test_searches_answer_by_keyword_while_the_model_is_prepared(
 ) -> None:
     key = pf.settings.embedding_model
     monkeypatch.delitem(finder._embedders, key)  # undo the web tests' keyword-only default
+    # Models are loaded once per process: start from an unloaded one even when an
+    # earlier test in this worker already loaded it.
+    embed._embedder.cache_clear()
     add_papers(pf, paper("Sparse attention for long documents", date(2025, 3, 1)))
     model = pf.embedder()
     assert not model.ready

@@ -55,6 +55,16 @@ def pending_ranges(url: str, model: str, size: int = RANGE_PAPERS) -> list[tuple
     return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
 
+def pending_count(url: str, model: str) -> int:
+    """How many papers still lack a vector of `model`."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM papers WHERE " + PENDING,  # noqa: S608
+            {"model": model},
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 @dataclass(frozen=True)
 class ModelFactory:
     """Makes a named model in a worker (picklable, equal by value: one load per worker)."""
@@ -145,15 +155,17 @@ def embed_on_cluster(
 
     Tasks lost with a worker are re-run by Dask elsewhere (`retries` covers a
     task whose worker died twice); a final pass on the cluster picks up rows a
-    killed worker had locked while the ranges were being handed out.
+    killed worker had locked while the ranges were being handed out. The count
+    is read from the database: batches a killed worker had committed before it
+    died are embedded, but no task reports them.
     """
     from distributed import as_completed
 
-    total = 0
+    before = pending_count(url, model)
     while True:
         ranges = pending_ranges(url, model, range_papers)
         if not ranges:
-            return total
+            return max(before - pending_count(url, model), 0)
         futures = [
             client.submit(
                 embed_range, url, make_embedder, lo, hi, batch_size, pure=False, retries=3
@@ -166,9 +178,8 @@ def embed_on_cluster(
             done_in_pass += count
             if progress and count:
                 progress(count)
-        total += done_in_pass
         if not done_in_pass:
-            return total
+            return max(before - pending_count(url, model), 0)
 
 
 def worker_loads(client: Any) -> dict[str, int]:
