@@ -202,8 +202,14 @@ class Corpus:
         return rows
 
 
-def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
-    """COPY `size` papers in, then build the indexes; returns timings and sizes."""
+def load(
+    url: str, corpus: Corpus, size: int, model: str, work_mem: str = "2GB"
+) -> dict[str, float]:
+    """COPY `size` papers in, then build the indexes; returns timings and sizes.
+
+    `work_mem` is the index builds' maintenance_work_mem: an HNSW graph that
+    outgrows it is finished on disk, several times slower (3M papers need ~4 GB).
+    """
     out: dict[str, float] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         from pgvector.psycopg import register_vector
@@ -247,7 +253,7 @@ def load(url: str, corpus: Corpus, size: int, model: str) -> dict[str, float]:
                     done += 1
             print(f"  loaded {done}/{size}  {time.perf_counter() - started:.0f}s", flush=True)
         out["load_s"] = time.perf_counter() - started
-        conn.execute("SET maintenance_work_mem = '2GB'")
+        conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (work_mem,))
         conn.execute("SET max_parallel_maintenance_workers = 1")
         for key, ddl in (
             ("gin_build_s", "CREATE INDEX papers_search_idx ON papers USING gin (search)"),
@@ -412,6 +418,13 @@ def main() -> None:
     )
     ap.add_argument("--slowest", type=int, default=0, help="Print the N slowest per kind.")
     ap.add_argument("--only", help="Comma-separated kinds to time, e.g. 'keyword (vocab)'.")
+    ap.add_argument(
+        "--build-only",
+        action="store_true",
+        help="Load and index (with --keep) without timing: build while the machine is busy,"
+        " time later when it is quiet.",
+    )
+    ap.add_argument("--maintenance-work-mem", default="2GB", help="For the index builds.")
     args = ap.parse_args()
     server = _server(args)
     if args.no_blocks:
@@ -446,8 +459,14 @@ def main() -> None:
             print(f"== {size} papers: loading", flush=True)
             with db.connection() as conn:
                 conn.execute("TRUNCATE papers CASCADE")
-            build = load(url, corpus, size, emb.name)
+            build = load(url, corpus, size, emb.name, args.maintenance_work_mem)
         backfill.refresh_statistics(db)
+        if args.build_only:
+            db.close()
+            print(f"\n== {size:,} papers built (load average {os.getloadavg()[0]:.1f})")
+            for key, value in build.items():
+                print(f"   {key:14s} {value:10.1f}")
+            continue
         load_before = os.getloadavg()[0]
         stats = measure(db, emb, queries, args.rounds, args.similar, vocabulary, only)
         db.close()
