@@ -3,6 +3,7 @@
     python benchmarks/recommend.py                 # quality + latency at 300k papers
     python benchmarks/recommend.py --papers 20000  # a quicker latency run
     python benchmarks/recommend.py --skip-latency
+    python benchmarks/recommend.py --calibrate-digest --skip-latency --skip-quality
 
 Quality: simulated users on the seed corpus (243 real papers, MiniLM vectors)
 and on seed + synthetic papers. Each user's interest is a hidden set of topics
@@ -13,6 +14,14 @@ ten (saves the relevant, marks the others "not interested") and we measure the
 next ten. Methods: recency (newest first), arxiv-sanity's SVM retrained from
 scratch on the whole corpus per request, and paperfeed's for-you scoring.
 
+--calibrate-digest: the for-you digest's threshold (recommend.DIGEST_MIN_SCORE).
+The same simulated users; every week a random share of the corpus is "new",
+and the digest would mail the week's top picks (at most 10) scoring at least
+the threshold. For each candidate threshold: precision (mailed papers of the
+user's hidden topics), recall (the week's relevant papers among the top 10
+that are mailed) and the share of weeks that mail nothing, on the seed corpus
+and on seed + synthetic papers.
+
 Latency: a PostgreSQL database with N synthetic papers (halfvec + HNSW, the real
 migrations), users with saved papers, and `recommend.for_you` timed per request.
 """
@@ -20,6 +29,7 @@ migrations), users with saved papers, and `recommend.for_you` timed per request.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -122,6 +132,129 @@ def _methods(corpus: dict, timings: dict[str, list[float]]) -> dict:
     }
 
 
+DIGEST_THRESHOLDS = tuple(round(0.025 * i, 3) for i in range(17))  # 0 … 0.4
+# Share of the corpus that is new in a simulated week, and the digest's length.
+WEEK_SHARE = 0.15
+DIGEST_PAPERS = 10
+
+
+def topic_readers(
+    corpus: dict, users: int, saves: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, list[int]]]:
+    """Simulated users as in `simulate`: (relevant papers as a mask, saved papers)."""
+    topics = corpus["topics"]
+    n_topics = int(topics.max()) + 1
+    sizes = np.bincount(topics, minlength=n_topics)
+    eligible = [t for t in range(n_topics) if sizes[t] >= saves + 10]
+    readers = []
+    for _ in range(users):
+        chosen = rng.choice(eligible, size=int(rng.integers(1, 4)), replace=False)
+        pool = np.flatnonzero(np.isin(topics, chosen[: max(1, len(chosen) - 1)]))
+        saved = [int(i) for i in rng.choice(pool, size=saves, replace=False)]
+        readers.append((np.isin(topics, chosen), saved))
+    return readers
+
+
+def judged_readers(
+    corpus: dict, users: int, saves: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, list[int]]]:
+    """Users from people's judgments: the reader of a dev search query wants the papers
+    graded >= 1 for it (../shared/eval/qrels-dev-all.tsv) and saved `saves` of them
+    (queries with at least saves + 2 relevant papers)."""
+    from recommend_data import SEED_CORPUS
+
+    lines = SEED_CORPUS.read_text().splitlines()
+    row = {json.loads(line)["id"]: i for i, line in enumerate(line for line in lines if line)}
+    wants: dict[str, list[int]] = {}
+    for line in (SEED_CORPUS.parent / "qrels-dev-all.tsv").read_text().splitlines():
+        qid, _, pid, grade = line.split()
+        if int(grade) >= 1 and pid in row:
+            wants.setdefault(qid, []).append(row[pid])
+    groups = [w for w in wants.values() if len(w) >= saves + 2]
+    readers = []
+    for k in rng.integers(0, len(groups), size=users):
+        mask = np.zeros(len(corpus["vectors"]), dtype=bool)
+        mask[groups[k]] = True
+        readers.append((mask, [int(i) for i in rng.choice(groups[k], size=saves, replace=False)]))
+    return readers
+
+
+def digest_calibration(
+    vectors: np.ndarray,
+    readers: list[tuple[np.ndarray, list[int]]],
+    weeks: int,
+    rng: np.random.Generator,
+) -> list[tuple[float, float, float, float, float]]:
+    """(threshold, precision, recall, empty-week share, papers a digest) per threshold.
+
+    Every week a random WEEK_SHARE of the corpus is new and the digest would mail
+    the week's top DIGEST_PAPERS for-you picks scoring at least the threshold.
+    Precision: mailed papers the user wants. Recall: of the wanted papers among
+    the week's top picks (what a digest without a threshold mails), the share
+    still mailed."""
+    mean = vectors.mean(axis=0)
+    tally = {t: [0, 0, 0, 0] for t in DIGEST_THRESHOLDS}  # mailed, wanted mailed, wanted, empty
+    for relevant, saved in readers:
+        scores = foryou_scores(vectors, saved, [], mean)
+        for _ in range(weeks):
+            new = np.flatnonzero(rng.random(len(vectors)) < WEEK_SHARE)
+            new = new[~np.isin(new, saved)]
+            top = new[np.argsort(-scores[new], kind="stable")][:DIGEST_PAPERS]
+            wanted = int(relevant[top].sum())
+            for t, row in tally.items():
+                mailed = top[scores[top] >= t]
+                row[0] += len(mailed)
+                row[1] += int(relevant[mailed].sum())
+                row[2] += wanted
+                row[3] += int(len(mailed) == 0)
+    digests = max(len(readers) * weeks, 1)
+    return [
+        (t, good / max(mailed, 1), good / max(wanted, 1), empty / digests, mailed / digests)
+        for t, (mailed, good, wanted, empty) in tally.items()
+    ]
+
+
+def calibrate_digest(args: argparse.Namespace) -> None:
+    """Print the digest threshold table: readers of the dev queries' judgments on the
+    seed corpus, topic readers on the seed corpus and on seed + synthetic papers."""
+    rng = np.random.default_rng(RNG_SEED)
+    seed = seed_corpus(args.cache)
+    cases = [
+        ("judged readers, seed", seed["vectors"], judged_readers(seed, args.users, 3, rng)),
+        ("topic readers, seed", seed["vectors"], topic_readers(seed, args.users, args.saves, rng)),
+    ]
+    if args.synthetic:
+        synthetic = corpus_with_synthetic(seed, args.synthetic, rng)
+        readers = topic_readers(synthetic, args.synthetic_users, args.saves, rng)
+        cases.append((f"topic readers, +{args.synthetic}", synthetic["vectors"], readers))
+    print(
+        f"\nfor-you digest threshold: top {DIGEST_PAPERS} of a week"
+        f" ({WEEK_SHARE:.0%} of the corpus new), {args.weeks} weeks a user;"
+        f" judged readers saved 3 papers, topic readers {args.saves}"
+    )
+    print(
+        f"{'users':<26} {'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6}"
+        f" {'empty':>6} {'mailed':>7}"
+    )
+    f1s: dict[float, list[float]] = {}
+    for label, vectors, readers in cases:
+        for t, precision, recall, empty, mailed in digest_calibration(
+            vectors, readers, args.weeks, rng
+        ):
+            f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+            if "seed" in label:
+                f1s.setdefault(t, []).append(f1)
+            print(
+                f"{label:<26} {t:>9.3f} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f}"
+                f" {empty:>6.3f} {mailed:>7.2f}"
+            )
+    best = max(f1s, key=lambda t: (float(np.mean(f1s[t])), t))
+    print(
+        f"highest mean F1 of the seed-corpus readers: threshold {best}"
+        f" (F1 {np.mean(f1s[best]):.3f}); DIGEST_MIN_SCORE is {recommend.DIGEST_MIN_SCORE}"
+    )
+
+
 def quality(args: argparse.Namespace) -> list[tuple[str, str, float, float, float]]:
     """Precision@10 rows: (corpus, method, before feedback, after feedback, ms per request)."""
     rng = np.random.default_rng(RNG_SEED)
@@ -153,6 +286,10 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--rebuild-topics", action="store_true", help="re-cluster a cached DB")
+    parser.add_argument(
+        "--calibrate-digest", action="store_true", help="the for-you digest threshold table"
+    )
+    parser.add_argument("--weeks", type=int, default=5, help="simulated weeks a user (digest)")
     parser.add_argument("--skip-svm", action="store_true", help="skip the SVM retrain timing")
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
     parser.add_argument(
@@ -169,6 +306,8 @@ def main() -> None:
         )
         for label, name, p1, p2, ms in rows:
             print(f"{label:<26} {name:<28} {p1:>6.3f} {p2:>20.3f} {ms:>11.1f}")
+    if args.calibrate_digest:
+        calibrate_digest(args)
     if not args.skip_latency:
         from recommend_latency import latency
 

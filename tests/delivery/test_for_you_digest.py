@@ -129,3 +129,39 @@ def test_for_you_digest_needs_an_account(client, mpf, mailbox: Mailbox) -> None:
     with mpf.db.transaction() as conn, pytest.raises(subscriptions.SubscriptionError) as exc:
         subscriptions.subscribe(conn, "anon@example.com", kind="for_you")
     assert "needs an account" in str(exc.value)
+
+
+def test_a_for_you_digest_mails_no_paper_below_the_threshold(client, mpf, mailbox: Mailbox) -> None:
+    """This week's papers run from the saved papers' topic to another one by steps, so
+    their scores straddle DIGEST_MIN_SCORE: the mail holds exactly those at or above it."""
+    rng = np.random.default_rng(5)
+    saved = add_papers(mpf, [(f"Old graph paper {i}", date(2026, 10, 1 + i), 0) for i in range(3)])
+    week = [date(2026, 11, 17 + i % 5) for i in range(11)]
+    blends = add_papers(mpf, [(f"Blend paper {i}", day, 0) for i, day in enumerate(week)])
+    vectors = {pid: topic_vector("graphs", rng) for pid in saved}
+    for i, pid in enumerate(blends):  # 0 = the saved topic … 1 = another topic
+        v = (1 - i / 10) * topic_vector("graphs", rng) + (i / 10) * topic_vector("speech", rng)
+        vectors[pid] = v / np.linalg.norm(v)
+    set_embeddings(mpf, vectors)
+    email = sign_up(client)
+    for pid in saved:
+        client.post(f"/api/library/{pid}", headers={"X-CSRF-Token": client.csrf})
+    _subscribe_for_you(client, mailbox, email)
+    with mpf.db.transaction() as conn:
+        conn.execute("UPDATE subscriptions SET confirmed_at = '2000-01-01'")
+        user_id = conn.execute("SELECT user_id FROM subscriptions").fetchone()["user_id"]
+    mailbox.clear()
+
+    assert digest.run(mpf, now=NOW).sent.sent == 1
+
+    [msg] = mailbox.to(email)
+    mailed = set(re.findall(r"^\d+\. (.+)$", msg.get_body(("plain",)).get_content(), re.M))
+    scores = {
+        f"Blend paper {blends.index(p.paper_id)}": p.score
+        for p in recommend.for_you(mpf.db, user_id, 50, since=FIRST_DAY)
+    }
+    assert len(scores) == len(blends)  # every paper of the week is ranked …
+    above = {title for title, s in scores.items() if s >= recommend.DIGEST_MIN_SCORE}
+    assert mailed == above  # … and only those at or above the threshold are mailed
+    assert 0 < len(above) < len(blends) and "Blend paper 0" in mailed
+    assert "Blend paper 10" not in mailed

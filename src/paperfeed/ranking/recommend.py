@@ -59,6 +59,8 @@ SAVED_SEARCH_BONUS = 0.05
 # cosines (see taste.score): a paper unrelated to every interest scores about
 # 0 (± 0.1), one on the same topic as a saved paper 0.3 and more. The feed page
 # ranks everything; a digest sends only what is clearly close to the user.
+# Calibrated by `benchmarks/recommend.py --calibrate-digest` (the highest F1 of
+# simulated readers' weekly digests on the seed corpus; docs/delivery.md).
 DIGEST_MIN_SCORE = 0.2
 # Followed people's new papers fill at most this share of the feed, ahead of the rest.
 FOLLOWED_SHARE = 0.5
