@@ -91,6 +91,15 @@ def _worker_state(url: str, make_embedder: Callable[[], DocumentEmbedder]) -> di
         return _WORKER
 
 
+def prepare_worker(url: str, make_embedder: Callable[[], DocumentEmbedder]) -> None:
+    """Load the model and open the connection a worker's tasks reuse (`client.run` it).
+
+    Tasks do this themselves on first use; doing it first keeps the model load
+    out of a throughput measurement.
+    """
+    _worker_state(url, make_embedder)
+
+
 def embed_range(
     url: str,
     make_embedder: Callable[[], DocumentEmbedder],
