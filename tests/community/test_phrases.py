@@ -89,6 +89,39 @@ def test_every_seed_paper_gets_phrases_and_a_summary(db) -> None:
     assert phrases.summarise_pending(db, HashEmbedder()) == 0
 
 
+def test_only_queued_papers_are_pending_and_a_changed_text_is_queued_again(db) -> None:
+    """The pending papers come from summary_queue (0012), not from every paper: a
+    summary dropped for a changed abstract queues its paper again, one dropped with
+    its paper does not."""
+    from paperfeed.catalogue import derive
+
+    items = [i for p in SEEDS[:1] for i in listing.parse(p.read_bytes(), str(p), 2025)]
+    catalogue.ingest(db, items, source="listing", origin="seeds")
+    derive.sync(db)
+    total = catalogue.count_papers(db)
+    assert phrases.count_pending(db) == total
+    assert phrases.summarise_pending(db, HashEmbedder()) == total
+    assert phrases.count_pending(db) == 0
+    with db.transaction() as conn:
+        first, second = (
+            r["id"] for r in conn.execute("SELECT id FROM papers ORDER BY id LIMIT 2").fetchall()
+        )
+        conn.execute(
+            "UPDATE papers SET abstract = abstract || ' We also release code.' WHERE id = %s",
+            (first,),
+        )
+        conn.execute("DELETE FROM papers WHERE id = %s", (second,))
+    derive.sync(db)  # drops the summary of the old text
+    assert phrases.count_pending(db) == 1
+    assert phrases.summarise_pending(db, HashEmbedder()) == 1
+    with db.connection() as conn:
+        summary = conn.execute(
+            "SELECT summary FROM paper_summaries WHERE paper_id = %s", (first,)
+        ).fetchone()
+        queued = conn.execute("SELECT count(*) AS n FROM summary_queue").fetchone()["n"]
+    assert summary is not None and queued == 0
+
+
 def test_cards_and_pages_show_summary_and_phrases_linking_to_search(pf, client) -> None:
     [pid] = add_papers(
         pf,

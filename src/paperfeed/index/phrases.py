@@ -207,14 +207,25 @@ def summarise_pending(
     done = 0
     while True:
         with db.transaction() as conn:
-            rows = conn.execute(
-                "SELECT p.id, p.title, p.abstract, p.embedding, p.embedding_model FROM papers p"
-                " WHERE NOT EXISTS (SELECT 1 FROM paper_summaries s WHERE s.paper_id = p.id)"
-                " ORDER BY p.id LIMIT %s FOR UPDATE OF p SKIP LOCKED",
+            # The queue (0012) holds every paper without a summary; a queued paper
+            # that got one meanwhile (Hugging Face's, from an import) is only dropped.
+            queued = conn.execute(
+                "SELECT q.paper_id,"
+                " EXISTS (SELECT 1 FROM paper_summaries s WHERE s.paper_id = q.paper_id) AS has"
+                " FROM summary_queue q ORDER BY q.paper_id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (batch,),
             ).fetchall()
-            if not rows:
+            if not queued:
                 return done
+            conn.execute(
+                "DELETE FROM summary_queue WHERE paper_id = ANY(%s)",
+                ([r["paper_id"] for r in queued],),
+            )
+            rows = conn.execute(
+                "SELECT p.id, p.title, p.abstract, p.embedding, p.embedding_model FROM papers p"
+                " WHERE p.id = ANY(%s) ORDER BY p.id",
+                ([r["paper_id"] for r in queued if not r["has"]],),
+            ).fetchall()
             out = []
             for r in rows:
                 vec = None
@@ -236,9 +247,9 @@ def summarise_pending(
 
 
 def count_pending(db: Database) -> int:
-    """Papers without key phrases and a summary."""
+    """Papers without key phrases and a summary: read from the queue, not the catalogue."""
     with db.connection() as conn:
         return conn.execute(
-            "SELECT count(*) AS n FROM papers p"
-            " WHERE NOT EXISTS (SELECT 1 FROM paper_summaries s WHERE s.paper_id = p.id)"
+            "SELECT count(*) AS n FROM summary_queue q"
+            " WHERE NOT EXISTS (SELECT 1 FROM paper_summaries s WHERE s.paper_id = q.paper_id)"
         ).fetchone()["n"]
