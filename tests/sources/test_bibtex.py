@@ -298,3 +298,75 @@ def test_strings_comments_and_preambles_are_not_entries() -> None:
 def test_byte_order_mark_is_ignored() -> None:
     (item,) = parse("\ufeff@article{k, title = {T}}".encode())
     assert item.paper.title == "T"
+
+
+def _summary(items: list) -> list[tuple]:
+    return [
+        (type(i).__name__, i.position, getattr(i, "reason", None), getattr(i, "paper", None))
+        for i in items
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_streamed_in_small_chunks_reads_the_same(monkeypatch, chunk: int) -> None:
+    """Every cut of the stream (inside a block start, a UTF-8 character, a BOM) reads alike."""
+    from tests.sources.realdata import files
+
+    paths = [LIBRARY, *files("bibtex", "plk_*.bib"), *files("bibtex", "*software.bib")]
+    whole = {path: _summary(list(bibtex.read(path))) for path in paths}
+    bom = "\ufeff@article{k, title = {Caf\u00e9}}".encode()
+    whole[bom] = _summary(parse(bom))
+    monkeypatch.setattr(bibtex, "MAX_CHUNK", chunk)
+    for path in paths:
+        assert _summary(list(bibtex.read(path))) == whole[path], path
+    assert _summary(parse(bom)) == whole[bom]
+
+
+def test_crossref_parent_after_its_child_through_a_pipe() -> None:
+    """A stream that cannot seek (a pipe) is spooled, and parents may come last."""
+    import os
+
+    text = (
+        "@inproceedings{child, author = {A. Author}, crossref = {Proc}}\n"
+        "@proceedings{proc, title = {Proceedings of Things}, year = {2021}}\n"
+    )
+    read_end, write_end = os.pipe()
+    os.write(write_end, text.encode())
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        items = list(bibtex.read_stream(pipe, "p.bib"))
+    child = items[0].paper
+    assert (child.title, child.published_on) == ("Proceedings of Things", date(2021, 1, 1))
+
+
+def test_an_entry_over_the_cap_is_one_bad_record_and_the_rest_reads(monkeypatch) -> None:
+    monkeypatch.setattr(bibtex, "MAX_ENTRY", 1000)
+    monkeypatch.setattr(bibtex, "MAX_CHUNK", 64)
+    items = parse(
+        "@article{a, title = {A}}\n"
+        f"@article{{huge, title = {{{'x' * 5000}}}}}\n"
+        "@article{b, title = {B}}\n"
+    )
+    assert [(type(i).__name__, i.position) for i in items] == [
+        ("Record", "t.bib: entry 1 'a' (line 1)"),
+        ("BadRecord", "t.bib: entry 2 'huge' (line 2)"),
+        ("Record", "t.bib: entry 3 'b' (line 3)"),
+    ]
+    assert items[1].reason == "entry longer than 1,000 characters"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "@article{n, title = {" + "{" * 2_000_000,
+        '@article{u, title = "' + "x" * 2_000_000,
+        "@article{w, title = {W}, author = {A" + " " * 2_000_000 + "B}}",
+        "@article{a, title = {A}, author = {{" + "x and " * 300_000 + "}",
+        "@" * 500_000 + "\n" + "@article" * 200_000,
+    ],
+    ids=["nested", "unterminated", "whitespace", "and-in-brace", "at-signs"],
+)
+def test_pathological_input_gives_bad_records_or_records(hostile: str) -> None:
+    """Fuzz-style input reads without an exception (its time is benchmarks/parse_speed.py's)."""
+    items = parse(hostile + "\n@article{after, title = {After}}\n")
+    assert items[-1].paper.title == "After"

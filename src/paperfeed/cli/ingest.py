@@ -212,8 +212,12 @@ def ingest_bibtex(
 
     # bibtexparser logs every parse error itself; ours are reported with positions.
     logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
-    for path, data in _read_files(files):
-        run_ingest(bibtex.SOURCE, path.name, list(bibtex.parse(data, path.name)), force=force)
+    for path in files:
+        if not path.is_file():
+            console.print(f"[red]error[/] cannot read {_shown(str(path))}: no such file")
+            raise typer.Exit(2)
+        # Streamed entry by entry: a 100 MB .bib is never held whole.
+        run_ingest(bibtex.SOURCE, path.name, bibtex.read(path, origin=path.name), force=force)
 
 
 def _unavailable(exc: Exception) -> typer.Exit:
@@ -341,7 +345,7 @@ def _readers() -> dict[str, tuple[str, Callable[[Path, str], Iterable[Item]]]]:
             lambda p, o: semantic_scholar.read(p, origin=o),
         ),
         "jsonl": (jsonl.SOURCE, lambda p, o: jsonl.read(p, origin=o)),
-        "bibtex": (bibtex.SOURCE, lambda p, o: list(bibtex.parse(files.read_bytes(p), o))),
+        "bibtex": (bibtex.SOURCE, lambda p, o: bibtex.read(p, origin=o)),
         "hf-daily": (hf_daily.SOURCE, lambda p, o: list(hf_daily.parse(files.read_bytes(p), o))),
         "listing": (listing.SOURCE, lambda p, o: list(listing.parse(files.read_bytes(p), o, year))),
         "atom": (ARXIV, _atom_items),

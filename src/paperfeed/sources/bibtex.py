@@ -26,20 +26,26 @@ are only unique within one file, so re-import a file under the same origin.
 from __future__ import annotations
 
 import calendar
+import codecs
+import io
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import bibtexparser
+from bibtexparser.middlewares.enclosing import RemoveEnclosingMiddleware
 from bibtexparser.model import (
     Block,
     DuplicateBlockKeyBlock,
     DuplicateFieldKeyBlock,
     Entry,
     ParsingFailedBlock,
+    String,
 )
+from bibtexparser.splitter import Splitter
 from pylatexenc.latex2text import (  # bibtexparser's own LaTeX decoder
     LatexNodes2Text,
     MacroTextSpec,
@@ -57,6 +63,7 @@ from paperfeed.model import (
     Record,
     normalise_arxiv_id,
 )
+from paperfeed.sources import files
 from paperfeed.sources.text import find_arxiv_id, find_github_url, is_et_al
 
 SOURCE = "bibtex"
@@ -66,6 +73,13 @@ SOURCE = "bibtex"
 # anyway (model.checked rejects it) and must not take minutes to reject.
 MAX_DECODE = 2 * MAX_ABSTRACT
 MAX_RAW_FIELD = MAX_ABSTRACT
+# The reader keeps one entry in memory at a time; an entry longer than this is a bad
+# record (only its head is kept), so a hostile file cannot make it hold the whole file.
+MAX_ENTRY = 16_000_000
+MAX_CHUNK = 1 << 20  # characters (or bytes) read at a time
+CROSSREF_OVERLAP = 1024
+_HEAD = 200  # characters of an unkept block kept to name it
+_LOOKAHEAD = 256  # characters a block start `@type {` may span
 
 
 def _unknown_macro(node: Any, l2t: LatexNodes2Text) -> str:
@@ -100,7 +114,19 @@ def _latex_context() -> Any:
 _LATEX = LatexNodes2Text(latex_context=_latex_context(), math_mode="verbatim")
 # "~" is a tie (a non-breaking space), as pylatexenc renders it.
 _NO_BRACES = str.maketrans({"{": None, "}": None, "~": "\xa0"})
-_AND = re.compile(r"(\s+and\s+)", re.IGNORECASE)
+_AND = re.compile(r"( and )", re.IGNORECASE)  # on whitespace-collapsed text
+# A block start, as bibtexparser's splitter reads one: "@" and a type, then "{" or "(".
+_BLOCK_START = re.compile(r"@\w*[ \t]*[{(]")
+# Where bibtexparser ends even an unclosed block: a line starting with a block start.
+_SEGMENT_START = re.compile(r"\n[^\S\n]*@\w*[ \t]*[{(]")
+# Searched in lower-cased bytes: a literal prefix lets the regex engine skip ahead.
+_CROSSREF = re.compile(rb"crossref\s*=\s*[{\"]?\s*([^\s,{}\"]+)")
+_REMOVE_ENCLOSING = RemoveEnclosingMiddleware()
+# What the decoder's surrogateescape makes of bytes that are not UTF-8.
+_SURROGATE = re.compile("[\udc80-\udcff]")
+# A piece this long whose braces do not balance cannot close: bibtexparser would
+# report it after a slow mark-by-mark walk, so it is reported at once.
+_COUNT_BRACES_FROM = 1 << 20
 _BLOCK_KEY = re.compile(r"@\s*(\w+)\s*[{(]\s*([^,\s{}()=]+)")
 # ASCII digits only: `\d` also matches "①" or "٢", which int() then refuses or misreads.
 _BIBLATEX_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{1,2}))?(?:-([0-9]{1,2}))?", re.ASCII)
@@ -118,36 +144,64 @@ class _Invalid(ValueError):
 
 
 def read(path: str | Path, *, origin: str | None = None) -> Iterator[Item]:
-    """Parse a .bib file; `origin` (default: the path as given) names it in keys and positions."""
-    return parse(Path(path).read_bytes(), origin or str(path))
+    """Stream a .bib file (gzip or not) from disk; `origin` (default: the path) names it."""
+    with files.open_binary(path) as handle:
+        yield from read_stream(handle, origin or str(path))
 
 
 def parse(data: bytes, origin: str) -> Iterator[Item]:
     """Parse .bib bytes into Records and BadRecords, in file order."""
+    return read_stream(io.BytesIO(data), origin)
+
+
+def read_stream(handle: BinaryIO, origin: str) -> Iterator[Item]:
+    """Parse a binary .bib stream into Records and BadRecords, in file order, entry by entry.
+
+    Memory stays bounded by the longest entry (at most MAX_ENTRY characters), not the
+    file: a 100 MB file is read in MAX_CHUNK pieces. crossref parents may come after
+    their children (BibTeX wants them last), so a first pass over the raw bytes finds
+    the keys that are crossref targets and, only when there are any, a second pass
+    keeps those parents' fields; the stream must therefore be seekable — one that is
+    not is spooled to a temporary file first.
+    """
+    if not handle.seekable():
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 — closed by the finally below
+        shutil.copyfileobj(handle, spool)
+        handle = spool
+        handle.seek(0)
+    else:
+        spool = None
     try:
-        text, damaged = data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        # Lone surrogates mark the bad bytes, so only the entries holding them are lost.
-        text, damaged = data.decode("utf-8", "surrogateescape"), True
-    library = bibtexparser.parse_string(text.removeprefix("\ufeff"))
-    # crossref parents by key (BibTeX keys compare case-insensitively).
-    parents = {
-        block.key.lower(): {f.key.lower(): str(f.value) for f in block.fields}
-        for block in library.blocks
-        if isinstance(block, Entry)
-    }
+        start = handle.tell()
+        targets = _crossref_targets(handle)
+        parents: dict[str, dict[str, str]] = {}
+        if targets:
+            handle.seek(start)
+            for block, _, _ in _entries(handle, only=targets):
+                if isinstance(block, Entry) and block.key.lower() in targets:
+                    parents.setdefault(block.key.lower(), _field_dict(block))
+        handle.seek(start)
+        yield from _items(handle, origin, parents)
+    finally:
+        if spool is not None:
+            spool.close()
+
+
+def _items(handle: BinaryIO, origin: str, parents: dict[str, dict[str, str]]) -> Iterator[Item]:
     number = 0
-    for block in library.blocks:
-        if not isinstance(block, (Entry, ParsingFailedBlock)):
-            continue  # @string, @preamble, @comment and text between entries
+    seen: set[str] = set()
+    for block, line, reason in _entries(handle):
         number += 1
         key = block.key if isinstance(block, Entry) else _failed_key(block)
-        position = f"{origin}: entry {number} {key!r} (line {block.start_line + 1})"
-        if not isinstance(block, Entry):
-            yield BadRecord(SOURCE, position, _failure_reason(block))
+        position = f"{origin}: entry {number} {key!r} (line {line + 1})"
+        if reason is None and isinstance(block, Entry) and block.key in seen:
+            reason = f"duplicate entry key {block.key!r}"
+        if reason is not None or not isinstance(block, Entry):
+            yield BadRecord(SOURCE, position, reason or _failure_reason(block))
             continue
-        fields = _inherit({f.key.lower(): str(f.value) for f in block.fields}, parents)
-        if damaged and any(_has_surrogates(v) for v in (block.key, *fields.values())):
+        seen.add(block.key)
+        fields = _inherit(_field_dict(block), parents)
+        if any(_has_surrogates(v) for v in (block.key, *fields.values())):
             yield BadRecord(SOURCE, position, "invalid UTF-8 in the entry")
             continue
         try:
@@ -157,6 +211,157 @@ def parse(data: bytes, origin: str) -> Iterator[Item]:
             continue
         raw = {"entry_type": block.entry_type, "key": block.key, "fields": _raw_fields(block)}
         yield Record(paper, SOURCE, f"{origin}#{block.key}", position, raw)
+
+
+def _field_dict(entry: Entry) -> dict[str, str]:
+    return {f.key.lower(): str(f.value) for f in entry.fields}
+
+
+def _crossref_targets(handle: BinaryIO) -> set[str]:
+    """The (lower-cased) keys named by some `crossref` field: one regex pass over raw bytes.
+
+    Windows overlap by CROSSREF_OVERLAP bytes so a field cut by a chunk boundary is
+    still seen whole once; a cut one may add a key prefix, which costs nothing.
+    """
+    targets: set[str] = set()
+    tail = b""
+    while chunk := handle.read(MAX_CHUNK):
+        window = tail + chunk.lower()
+        found = _CROSSREF.finditer(window)
+        targets.update(m.group(1).decode("utf-8", "replace").lower() for m in found)
+        tail = window[-CROSSREF_OVERLAP:]
+    return targets
+
+
+def _entries(
+    handle: BinaryIO, *, only: set[str] | None = None
+) -> Iterator[tuple[Block, int, str | None]]:
+    """Every entry-like block (not @string/@comment/@preamble): its line, and why it failed.
+
+    @string definitions are applied to the entries that follow them (BibTeX's rule),
+    and field values lose their enclosing braces or quotes, as bibtexparser's default
+    parse stack does. Each block is handed alone to bibtexparser's splitter. With
+    `only`, just the entries with those (lower-cased) keys, and the @strings, are parsed.
+    """
+    strings: dict[str, str] = {}
+    for segment in _segments(handle):
+        if segment.problem:
+            error = ValueError(segment.problem)
+            failed = ParsingFailedBlock(error, segment.line, segment.text)
+            yield failed, segment.line, segment.problem
+            continue
+        if only is not None:
+            named = _BLOCK_KEY.match(segment.text.lstrip())
+            if named and named.group(1).lower() != "string" and named.group(2).lower() not in only:
+                continue
+        if len(segment.text) >= _COUNT_BRACES_FROM and _unbalanced(segment.text):
+            problem = "unparseable entry: its braces never close"
+            failed = ParsingFailedBlock(ValueError(problem), segment.line, segment.text[:_HEAD])
+            yield failed, segment.line, problem
+            continue
+        library = Splitter(segment.text).split()
+        for block in library.blocks:
+            line = segment.line + (block.start_line or 0)
+            if isinstance(block, String):
+                strings[block.key.lower()] = block.value
+            elif isinstance(block, Entry):
+                for f in block.fields:
+                    value = f.value
+                    if isinstance(value, str) and value[:1] not in ('"', "{"):
+                        f.value = strings.get(value.lower(), value)
+                yield _REMOVE_ENCLOSING.transform_entry(block, library), line, None
+            elif isinstance(block, ParsingFailedBlock):
+                reason = None
+                if not segment.last and "end of file" in _failure_reason(block):
+                    next_line = segment.line + segment.text.count("\n") + 1
+                    reason = (
+                        "unparseable entry: its braces never close "
+                        f"(line {next_line} starts another entry)"
+                    )
+                yield block, line, reason
+
+
+def _unbalanced(text: str) -> bool:
+    """More "{" than "}" (not after a backslash, as bibtexparser counts), at C speed."""
+    opened = text.count("{") - text.count("\\{")
+    closed = text.count("}") - text.count("\\}")
+    return opened > closed
+
+
+class _Segment:
+    """Text of a .bib file from one line-start `@type{` to the next, or what is known of it."""
+
+    __slots__ = ("last", "line", "problem", "text")
+
+    def __init__(self, line: int, text: str, *, last: bool, problem: str | None = None) -> None:
+        self.line, self.text, self.last, self.problem = line, text, last, problem
+
+
+def _segments(handle: BinaryIO) -> Iterator[_Segment]:
+    """Cut a .bib stream where a line starts with `@type{` (or `@type(`), in one linear pass.
+
+    bibtexparser's splitter itself ends an unclosed block there (so one bad entry costs
+    only itself), so each piece parses alone exactly as in the whole file; finding the
+    cuts is one C-level regex scan, and the splitter's own linear mark scan sees each
+    character once. A piece over MAX_ENTRY characters is not kept: only its head is,
+    to name it in the bad record. Invalid UTF-8 becomes lone surrogates, so only the
+    entries holding such bytes are lost.
+    """
+    scan = _Scanner(handle)
+    start, line = 0, -1  # buf[start]: the "\n" put in front, on line -1
+    search = 1
+    head = ""  # the head of a piece too long to keep
+    while True:
+        cut = _SEGMENT_START.search(scan.buf, search)
+        if cut is None and not scan.eof:
+            search = max(start, len(scan.buf) - _LOOKAHEAD)  # "@artic" may go on
+            if head or search - start > MAX_ENTRY:
+                head = head or scan.buf[start : start + _HEAD]
+                line += scan.buf.count("\n", start, search)
+                start = search
+            shift = scan.more(start)
+            if shift >= 0:
+                start, search = start - shift, search - shift
+            continue
+        end = len(scan.buf) if cut is None else cut.start() + 1
+        if head:
+            if _BLOCK_START.match(head.lstrip()):
+                problem = f"entry longer than {MAX_ENTRY:,} characters"
+                yield _Segment(line, head, last=cut is None, problem=problem)
+        elif scan.buf.find("@", start, end) >= 0:  # else only comments: nothing to parse
+            yield _Segment(line, scan.buf[start:end], last=cut is None)
+        if cut is None:
+            return
+        line += scan.buf.count("\n", start, end)
+        start, search, head = end, end + 1, ""
+
+
+class _Scanner:
+    """A window on a decoded stream: `buf`, of which the caller says what it still needs.
+
+    Pieces are cut out of `buf` by index; the text before the part still needed is
+    dropped only when more is read, so each character is copied a bounded number of
+    times (slicing the rest of a chunk after every entry would be quadratic).
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.buf = "\n"  # so that an "@" on the first line starts a line too
+        self.eof = False
+        self.first = True
+
+    def more(self, keep: int) -> int:
+        """Drop buf[:keep] and read on; how far indices moved back, or -1 at the end."""
+        if self.eof:
+            return -1
+        data = self.handle.read(MAX_CHUNK)
+        text = self.decoder.decode(data, final=not data)
+        if self.first:
+            text, self.first = text.removeprefix("\ufeff"), False
+        self.eof = not data
+        self.buf = self.buf[keep:] + text
+        return keep
 
 
 def _inherit(fields: dict[str, str], parents: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -194,7 +399,7 @@ def _failure_reason(block: Block) -> str:
 
 
 def _has_surrogates(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE.search(value) is not None
 
 
 def _raw_fields(entry: Entry) -> dict[str, str]:
@@ -248,23 +453,31 @@ def _plain(text: str) -> str:
 
 
 def split_authors(field: str) -> list[str]:
-    """Split a BibTeX author field into "First Last" names (braces protect " and ")."""
-    if not field.strip():
+    """Split a BibTeX author field into "First Last" names (braces protect " and ").
+
+    Linear in the field: whitespace is collapsed first (a regex `\\s+and\\s+` would
+    retry a long whitespace run from each of its characters), and the brace depth of
+    a name in progress is kept as a running count, not recounted per piece.
+    """
+    field = " ".join(field.split())
+    if not field:
         return []
     names: list[str] = []
-    pending = ""
+    pending: list[str] = []
+    depth = 0
     # re.split with a group keeps the separators, so a brace group spanning one is rebuilt.
     pieces = _AND.split(field)
     for index in range(0, len(pieces), 2):
-        pending += pieces[index]
-        if pending.count("{") > pending.count("}") and index + 1 < len(pieces):
-            pending += pieces[index + 1]  # inside braces: the "and" is part of the name
+        pending.append(pieces[index])
+        depth += pieces[index].count("{") - pieces[index].count("}")
+        if depth > 0 and index + 1 < len(pieces):
+            pending.append(pieces[index + 1])  # inside braces: the "and" is part of the name
             continue
-        names.append(pending)
-        pending = ""
+        names.append("".join(pending))
+        pending, depth = [], 0
     people = []
     for name in names:
-        name = " ".join(name.split())
+        name = name.strip()
         if not name or is_et_al(name):  # "and others" / "and et al." are no one
             continue
         people.append(" ".join(decode_latex(_first_last(name)).split()))
