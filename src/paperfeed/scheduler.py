@@ -184,12 +184,14 @@ def embed_job(
     loaded: list[Any] = []  # the model, loaded on the first slot with work and then kept
 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
-        from paperfeed.catalogue import derive
+        from paperfeed.catalogue import comments, derive
         from paperfeed.index import backfill, lexical, phrases
 
         # Keyword search's next block index, made before any paper id reaches it.
         lexical.ensure_blocks(pf.db.url)
         derive.sync(pf.db)  # authors and links of papers no import has derived yet
+        with pf.db.transaction() as conn:  # HTML of comments older than the renderer
+            comments.render_stale(conn)
         if not backfill.count_pending(pf.db, pf.settings.embedding_model) and not (
             phrases.count_pending(pf.db)
         ):

@@ -201,3 +201,95 @@ def test_api_rules_match_the_forms(pf, app, signed_in, client) -> None:
 def test_bad_sort_is_rejected(pf, client, sort) -> None:
     pid = _paper(pf)
     assert client.get(f"/api/papers/{pid}/comments?sort={sort}").status_code in (400, 422)
+
+
+def test_html_is_stored_on_write_and_rerendered_on_edit(pf, app, signed_in) -> None:
+    """The page shows the HTML stored when the comment was written (made by the sanitiser);
+    an edit stores new HTML; a row from before the stored HTML is rendered on read until the
+    upkeep stores its HTML."""
+    from paperfeed.catalogue import comment_html, comments
+
+    pid = _paper(pf)
+    c = signed_in
+    made = _comment(c, pid, "Try [this](javascript:alert(1)) and <script>x()</script> **ok**")
+    with pf.db.connection() as conn:
+        row = conn.execute(
+            "SELECT body_html, html_version FROM comments WHERE id = %s", (made["id"],)
+        ).fetchone()
+    assert row["html_version"] == comment_html.VERSION
+    assert row["body_html"] == str(comment_html.render(made["body"]))
+    assert "<strong>ok</strong>" in row["body_html"] and "<script" not in row["body_html"]
+    assert "href=\"javascript" not in row["body_html"] and "<a" not in row["body_html"]
+    page = c.get(f"/papers/{pid}").text
+    assert row["body_html"] in page
+    # An edit re-renders and stores; the page and the API show the new HTML.
+    r = c.patch(f"/api/comments/{made['id']}", json={"body": "Now *edited*"},
+                headers={"X-CSRF-Token": c.csrf})  # fmt: skip
+    assert r.status_code == 200 and r.json()["html"] == "<p>Now <em>edited</em></p>\n"
+    with pf.db.connection() as conn:
+        stored = conn.execute(
+            "SELECT body_html FROM comments WHERE id = %s", (made["id"],)
+        ).fetchone()["body_html"]
+    assert stored == "<p>Now <em>edited</em></p>\n" and stored in c.get(f"/papers/{pid}").text
+    # A row without stored HTML (written before migration 0013) still shows rendered HTML...
+    with pf.db.transaction() as conn:
+        conn.execute(
+            "UPDATE comments SET body = 'old **one**', body_html = NULL, html_version = NULL"
+            " WHERE id = %s",
+            (made["id"],),
+        )
+    assert "old <strong>one</strong>" in c.get(f"/papers/{pid}").text
+    # ... and the upkeep stores it.
+    with pf.db.transaction() as conn:
+        assert comments.render_stale(conn) == 1
+        assert comments.render_stale(conn) == 0
+        stored = conn.execute(
+            "SELECT body_html, html_version FROM comments WHERE id = %s", (made["id"],)
+        ).fetchone()
+    assert stored["body_html"] == "<p>old <strong>one</strong></p>\n"
+    assert stored["html_version"] == comment_html.VERSION
+
+
+def test_no_unused_community_prefs_table(pf) -> None:
+    """Reply-email opt-in is a 'replies' subscription; 0007's community_prefs is dropped."""
+    with pf.db.connection() as conn:
+        found = conn.execute("SELECT to_regclass('community_prefs') AS t").fetchone()["t"]
+    assert found is None
+
+
+def test_long_discussion_is_paged_and_links_find_their_page(pf, app, signed_in) -> None:
+    """PER_PAGE top-level comments (with their replies) a page; a link to a comment (the
+    redirect after posting, the moderation queue, the feed) opens the page that holds it."""
+    from paperfeed.catalogue import accounts, comments
+
+    pid = _paper(pf)
+    total = comments.PER_PAGE + 5
+    with pf.db.transaction() as conn:
+        user = accounts.create_user(conn, "many@example.org", "correct horse battery")
+        made = [
+            comments.create(conn, user, pid, f"Thread number {i:02d}.", rate=10**6)["id"]
+            for i in range(total)
+        ]
+        comments.create(conn, user, pid, "A reply on the first thread.", parent_id=made[0],
+                        rate=10**6)  # fmt: skip
+    c = signed_in
+    first = c.get(f"/papers/{pid}?sort=new").text
+    # Newest first: threads 29..05 on page 1, 04..00 (and the reply) on page 2.
+    assert "Thread number 29." in first and "Thread number 05." in first
+    assert "Thread number 04." not in first and "Page 1 of 2" in first
+    assert f'href="/papers/{pid}?sort=new&amp;page=2#discussion"' in first
+    second = c.get(f"/papers/{pid}?sort=new&page=2").text
+    assert "Thread number 04." in second and "A reply on the first thread." in second
+    assert "Thread number 05." not in second and 'rel="prev"' in second
+    # A page past the end shows the last page.
+    assert "Thread number 00." in c.get(f"/papers/{pid}?sort=new&page=9").text
+    # Replying to the oldest thread redirects to the page that shows the reply.
+    r = c.post(f"/papers/{pid}/comments",
+               data={"csrf_token": c.csrf, "body": "Late reply", "parent_id": made[0]},
+               follow_redirects=False)  # fmt: skip
+    location = r.headers["location"]
+    assert location.startswith(f"/papers/{pid}?comment=")
+    shown = c.get(location.split("#")[0] + "&sort=new").text
+    assert "Late reply" in shown and "Thread number 00." in shown and "Page 2 of 2" in shown
+    feed = feedparser.parse(c.get(f"/papers/{pid}/comments.atom").content)
+    assert all("?comment=" in e.link for e in feed.entries)

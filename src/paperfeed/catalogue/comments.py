@@ -12,7 +12,9 @@ Every function takes a connection inside the caller's transaction. The rules:
   comment keeps its place (and replies) but loses its text;
 - anyone signed in reports a comment once; admins hide/restore comments and
   resolve reports; hidden comments show as a placeholder to everyone else.
-HTML is made by `paperfeed.web.markdown` on read, never stored.
+HTML is made by `comment_html.render` when a comment is written or edited and
+stored with it (`html` of a Comment; rows of an older renderer are rendered on
+read until `render_stale` stores theirs).
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from markupsafe import Markup
 
+from paperfeed.catalogue import comment_html
 from paperfeed.catalogue.accounts import User, hit_rate_limit
 
 MAX_BODY = 10_000
 MAX_REASON = 1_000
 RATE_WINDOW = timedelta(minutes=10)
 SORTS = ("top", "new")
+# Top-level comments (each with all its replies) per page of a discussion. The page's
+# cost grows with what it shows: 200 comments on one page took a p95 of 2.2 s under
+# load (benchmarks/community.py), nearly all of it the template's forms per comment.
+PER_PAGE = 25
 
 
 class CommentError(ValueError):
@@ -53,12 +61,15 @@ class Comment:
     created_at: datetime
     edited_at: datetime | None
     score: int
+    # The sanitised HTML of `body` (empty when the body is).
+    html: Markup = field(default_factory=Markup)
     voted: bool = False
     mine: bool = False
     replies: list[Comment] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "replies"}
+        out["html"] = str(self.html)
         for key in ("created_at", "edited_at"):
             out[key] = out[key].isoformat() if out[key] else None
         out["replies"] = [r.as_dict() for r in self.replies]
@@ -67,8 +78,9 @@ class Comment:
 
 _SELECT = (
     "SELECT c.id, c.paper_id, c.user_id, c.parent_id, c.body, c.status, c.created_at,"
-    " c.edited_at, coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1),"
-    " 'former member') AS author,"
+    " c.edited_at, c.body_html, c.html_version,"
+    " coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1), 'former member')"
+    " AS author,"
     " (SELECT count(*) FROM comment_votes v WHERE v.comment_id = c.id)::int AS score"
     " FROM comments c LEFT JOIN users u ON u.id = c.user_id"
 )
@@ -81,6 +93,14 @@ def _clean_body(body: str) -> str:
     if len(text) > MAX_BODY:
         raise CommentError(f"A comment is at most {MAX_BODY} characters.")
     return text
+
+
+def html_of(row: dict[str, Any]) -> Markup:
+    """The sanitised HTML of a comment row: the stored one, or rendered now when the row
+    predates the current renderer (the HTML comes from `comment_html.render` either way)."""
+    if row.get("html_version") == comment_html.VERSION and row.get("body_html") is not None:
+        return Markup(row["body_html"])  # noqa: S704 - stored by comment_html.render
+    return comment_html.render(row["body"])
 
 
 def _rate(conn: psycopg.Connection, user: User, limit: int) -> None:
@@ -129,10 +149,11 @@ def create(
             raise CommentError("That comment was removed; it takes no new replies.")
     _rate(conn, user, rate)
     status = "pending" if _needs_review(conn, user, review_first) else "visible"
+    html = str(comment_html.render(text))
     row = conn.execute(
-        "INSERT INTO comments (paper_id, user_id, parent_id, body, status)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (paper_id, user.id, parent_id, text, status),
+        "INSERT INTO comments (paper_id, user_id, parent_id, body, status, body_html,"
+        " html_version) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (paper_id, user.id, parent_id, text, status, html, comment_html.VERSION),
     ).fetchone()
     return get(conn, row["id"])
 
@@ -157,7 +178,9 @@ def edit(
     _rate(conn, user, rate)
     if text != row["body"]:
         conn.execute(
-            "UPDATE comments SET body = %s, edited_at = now() WHERE id = %s", (text, comment_id)
+            "UPDATE comments SET body = %s, body_html = %s, html_version = %s, edited_at = now()"
+            " WHERE id = %s",
+            (text, str(comment_html.render(text)), comment_html.VERSION, comment_id),
         )
     return get(conn, comment_id)
 
@@ -166,8 +189,9 @@ def delete(conn: psycopg.Connection, user: User, comment_id: int) -> None:
     """Delete one's own comment: its text goes, its place (and replies) stay."""
     _own(conn, user, comment_id)
     conn.execute(
-        "UPDATE comments SET status = 'deleted', body = '', edited_at = now() WHERE id = %s",
-        (comment_id,),
+        "UPDATE comments SET status = 'deleted', body = '', body_html = '', html_version = %s,"
+        " edited_at = now() WHERE id = %s",
+        (comment_html.VERSION, comment_id),
     )
     conn.execute("DELETE FROM comment_votes WHERE comment_id = %s", (comment_id,))
 
@@ -241,7 +265,8 @@ def moderate(conn: psycopg.Connection, admin: User, comment_id: int, action: str
 def report_queue(conn: psycopg.Connection, limit: int = 200) -> list[dict[str, Any]]:
     """Reported comments with open reports, and pending comments, oldest first."""
     return conn.execute(
-        "SELECT c.id, c.paper_id, c.body, c.status, c.created_at, p.title,"
+        "SELECT c.id, c.paper_id, c.body, c.body_html, c.html_version, c.status, c.created_at,"
+        " p.title,"
         " coalesce(nullif(u.display_name, ''), u.email) AS author,"
         " count(r.id) AS reports, array_remove(array_agg(r.reason), NULL) AS reasons,"
         " min(r.created_at) AS first_report"
@@ -282,11 +307,12 @@ def thread(
         mine = viewer_id is not None and r["user_id"] == viewer_id
         if r["status"] == "pending" and not (mine or is_admin):
             continue
-        body = r["body"] if r["status"] != "hidden" or is_admin else ""
+        shown = r["status"] != "hidden" or is_admin
         made[r["id"]] = Comment(
             id=r["id"], paper_id=r["paper_id"], user_id=r["user_id"], author=r["author"],
-            parent_id=r["parent_id"], body=body, status=r["status"], created_at=r["created_at"],
-            edited_at=r["edited_at"], score=r["score"], voted=r["id"] in voted, mine=mine,
+            parent_id=r["parent_id"], body=r["body"] if shown else "", status=r["status"],
+            created_at=r["created_at"], edited_at=r["edited_at"], score=r["score"],
+            html=html_of(r) if shown else Markup(), voted=r["id"] in voted, mine=mine,
         )  # fmt: skip
     top: list[Comment] = []
     for c in made.values():
@@ -301,6 +327,29 @@ def thread(
     else:
         top.sort(key=lambda c: (c.created_at, c.id), reverse=True)
     return top
+
+
+@dataclass
+class Page:
+    """One page of a discussion: its top-level comments (with replies) and where it is."""
+
+    comments: list[Comment]
+    number: int
+    pages: int
+
+
+def paginate(top: list[Comment], page: int = 1, focus: int | None = None) -> Page:
+    """Page `page` (1-based, clamped) of `thread`'s top-level comments, PER_PAGE a page;
+    with `focus`, the page that holds that comment (or its parent) instead."""
+    pages = max(1, -(-len(top) // PER_PAGE))
+    if focus is not None:
+        for index, c in enumerate(top):
+            if c.id == focus or any(r.id == focus for r in c.replies):
+                page = index // PER_PAGE + 1
+                break
+    number = min(max(1, page), pages)
+    start = (number - 1) * PER_PAGE
+    return Page(top[start : start + PER_PAGE], number, pages)
 
 
 def count(conn: psycopg.Connection, paper_id: int) -> int:
@@ -318,3 +367,19 @@ def recent_for_feed(conn: psycopg.Connection, paper_id: int, limit: int = 50) ->
         " ORDER BY c.created_at DESC, c.id DESC LIMIT %s",
         (paper_id, limit),
     ).fetchall()
+
+
+def render_stale(conn: psycopg.Connection, limit: int = 1_000) -> int:
+    """Store the HTML of up to `limit` comments made before the current renderer
+    (comment_html.VERSION); return how many. The upkeep job calls it every slot."""
+    rows = conn.execute(
+        "SELECT id, body FROM comments WHERE html_version IS NULL OR html_version < %s"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (comment_html.VERSION, limit),
+    ).fetchall()
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE comments SET body_html = %s, html_version = %s WHERE id = %s",
+            [(str(comment_html.render(r["body"])), comment_html.VERSION, r["id"]) for r in rows],
+        )
+    return len(rows)

@@ -32,10 +32,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts, authors, library, links
+from paperfeed.catalogue import accounts, authors, comments, library, links
 from paperfeed.db import snapshot
 from paperfeed.model import http_url
-from paperfeed.web import cached, markdown
+from paperfeed.web import cached
 from paperfeed.web.assets import asset
 from paperfeed.web.errors import BadRequest, Forbidden, Unauthorized
 
@@ -107,7 +107,7 @@ templates.env.filters["safe_url"] = safe_url
 templates.env.filters["highlight"] = highlight
 templates.env.filters["author_slug"] = authors.slug_of
 templates.env.filters["linkify"] = linkify
-templates.env.filters["comment_html"] = markdown.render
+templates.env.filters["comment_html"] = comments.html_of
 templates.env.globals["link_labels"] = links.LABELS
 templates.env.globals["asset"] = asset
 

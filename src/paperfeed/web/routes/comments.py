@@ -10,11 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import comments
+from paperfeed.catalogue import comment_html, comments
 from paperfeed.catalogue.accounts import User
 from paperfeed.delivery import replies
 from paperfeed.ranking import lists
-from paperfeed.web import markdown
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, Forbidden, NotFound, TooManyRequests, WebError
 from paperfeed.web.routes.admin import require_admin
@@ -73,10 +72,15 @@ def _act(pf: Paperfeed, user: User, comment_id: int, action: str, **kw: Any) -> 
         return comments.get(conn, comment_id)
 
 
+def comment_url(paper_id: int, comment_id: int) -> str:
+    """Where a comment is shown: the page of the discussion that holds it."""
+    return f"/papers/{paper_id}?comment={comment_id}#comment-{comment_id}"
+
+
 def _back(row: dict | None, fallback: str = "/") -> RedirectResponse:
     if row is None:
         return RedirectResponse(fallback, 303)
-    return RedirectResponse(f"/papers/{row['paper_id']}#comment-{row['id']}", 303)
+    return RedirectResponse(comment_url(row["paper_id"], row["id"]), 303)
 
 
 # ------------------------------------------------------------------- forms (no JavaScript)
@@ -144,13 +148,13 @@ def discussion_feed(paper_id: int, pf: Paperfeed = Depends(get_pf)) -> Response:
     fg.updated(rows[0]["created_at"] if rows else paper["created_at"])
     for row in reversed(rows):  # feedgen prepends: oldest first in, newest first out
         entry = fg.add_entry()
-        entry.id(f"{page}#comment-{row['id']}")
-        entry.title(f"{row['author']}: {markdown.excerpt(row['body'], 80)}")
-        entry.link(href=f"{page}#comment-{row['id']}")
+        entry.id(f"{page}#comment-{row['id']}")  # ids never change: no query
+        entry.title(f"{row['author']}: {comment_html.excerpt(row['body'], 80)}")
+        entry.link(href=base + comment_url(paper_id, row["id"]))
         entry.author(name=row["author"])
         entry.published(row["created_at"])
         entry.updated(row["edited_at"] or row["created_at"])
-        entry.content(str(markdown.render(row["body"])), type="html")
+        entry.content(str(comments.html_of(row)), type="html")
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
 
 
@@ -161,17 +165,10 @@ def _json(row: dict) -> dict:
     return {
         "id": row["id"], "paper_id": row["paper_id"], "parent_id": row["parent_id"],
         "author": row["author"], "status": row["status"], "body": row["body"],
-        "html": str(markdown.render(row["body"])), "score": row["score"],
+        "html": str(comments.html_of(row)), "score": row["score"],
         "created_at": row["created_at"].isoformat(),
         "edited_at": row["edited_at"].isoformat() if row["edited_at"] else None,
     }  # fmt: skip
-
-
-def _json_thread(c: comments.Comment) -> dict:
-    out = c.as_dict()
-    out["html"] = str(markdown.render(c.body))
-    out["replies"] = [_json_thread(r) for r in c.replies]
-    return out
 
 
 @router.get("/api/papers/{paper_id}/comments", tags=["discussion"])
@@ -187,7 +184,7 @@ def api_list(
         if not lists.paper_exists(conn, paper_id):
             raise NotFound("There is no paper with this id.")
         found = comments.thread(conn, paper_id, user, sort)
-    return {"paper_id": paper_id, "sort": sort, "comments": [_json_thread(c) for c in found]}
+    return {"paper_id": paper_id, "sort": sort, "comments": [c.as_dict() for c in found]}
 
 
 @router.post("/api/papers/{paper_id}/comments", status_code=201, tags=["discussion"],

@@ -82,18 +82,21 @@ def paper_page(
     request: Request,
     paper_id: int,
     sort: str = Query("top", pattern="^(top|new)$"),
+    page: int = Query(1, ge=1, le=1_000_000),
+    comment: int | None = Query(None, ge=1, le=MAX_ID),
     pf: Paperfeed = Depends(get_pf),
     user: User | None = Depends(current_user),
 ) -> HTMLResponse:
     """Everything about one paper: abstract, sources, links, upvotes, similar papers, BibTeX,
-    and its discussion (sorted top or new)."""
+    and its discussion (sorted top or new, comments.PER_PAGE top-level comments a page;
+    `comment`: the page that holds that comment, which links to a comment use)."""
 
     def build() -> HTMLResponse:
         with pf.db.transaction() as conn:
             paper = _paper_or_404(conn, paper_id)
             voted = voted_ids(conn, user, [paper])
             states = library_states(conn, user, [paper])
-            thread = comments.thread(conn, paper_id, user, sort)
+            thread = comments.paginate(comments.thread(conn, paper_id, user, sort), page, comment)
         # Outside the transaction: similar() takes its own connection from the pool.
         similar = finder.similar(pf, paper_id, SIMILAR)
         with pf.db.transaction() as conn:
