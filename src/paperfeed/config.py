@@ -53,6 +53,14 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(value: str) -> float:
+    """A positive number of seconds (fractions allowed)."""
+    number = float(value)
+    if not 0 < number <= 3600:
+        raise ValueError(f"expected seconds in (0, 3600], got {value!r}")
+    return number
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     """A parser that accepts only `choices` (any case, stored in lower case)."""
 
@@ -156,6 +164,34 @@ class Settings:
         "PAPERFEED_MAX_REQUESTS",
         _int_in(1, 100_000),
         "Requests in flight per web worker; beyond it, 503 with Retry-After (health checks pass).",
+    )
+    hash_slots: int = _opt(
+        "PAPERFEED_HASH_SLOTS",
+        _int_in(1, 64),
+        "Password hashes (argon2, ~0.1-1 s of CPU each) one web worker computes at once.",
+    )
+    hash_queue: int = _opt(
+        "PAPERFEED_HASH_QUEUE",
+        _int_in(0, 32),
+        "Sign-ins (and other password checks) that may wait for a hashing slot, up to 10 s;"
+        " beyond it, 503 with Retry-After at once.",
+    )
+    web_import_mb: int = _opt(
+        "PAPERFEED_WEB_IMPORT_MB",
+        _int_in(1, 20),
+        "Largest BibTeX file (MB) the library's web import accepts; larger uploads get 413"
+        " before any parsing.",
+    )
+    import_seconds: float = _opt(
+        "PAPERFEED_IMPORT_SECONDS",
+        _seconds,
+        "Time budget for parsing one web BibTeX upload; past it the import is refused and"
+        " nothing is saved.",
+    )
+    import_parses: int = _opt(
+        "PAPERFEED_IMPORT_PARSES",
+        _int_in(1, 16),
+        "Web BibTeX uploads parsed at once per web worker; more wait (within the time budget).",
     )
     base_url: str = _opt(
         "PAPERFEED_BASE_URL", _http_url, "Public URL of this instance, used in emails and feeds."
@@ -315,6 +351,11 @@ DEFAULTS: dict[str, Any] = {
     "auto_migrate": True,
     "pool_size": 10,
     "max_requests": 64,
+    "hash_slots": 2,
+    "hash_queue": 8,
+    "web_import_mb": 2,
+    "import_seconds": 20.0,
+    "import_parses": 2,
     "base_url": "http://127.0.0.1:8000",
     "secret_key": "",
     # ONNX int8 MiniLM: within noise of the full model on the dev set (hybrid nDCG@10

@@ -5,6 +5,7 @@ mail through the loopback aiosmtpd server, browsers that keep cookies like Chrom
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -76,3 +77,12 @@ def browser(mpf: Paperfeed) -> Callable[[], TestClient]:
 @pytest.fixture
 def client(browser: Callable[[], TestClient]) -> Iterator[TestClient]:
     return browser()
+
+
+def wait_for_waiting(gate, count: int) -> None:
+    """Poll until `count` requests wait in the hashing gate (a condition, not a duration)."""
+    for _ in range(600):
+        if gate.waiting == count:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{gate.waiting} requests reached the password hash, not {count}")

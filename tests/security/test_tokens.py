@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from paperfeed.app import Paperfeed
-from paperfeed.web.routes.auth import flush_reset_mail
+from paperfeed.web.mail import flush_account_mail
 from tests.conftest import Mailbox
 
 from .conftest import csrf_of, link_in, sign_up
@@ -24,7 +24,7 @@ def _mint(client) -> str:
 def _ask_reset(client, mailbox: Mailbox) -> str:
     response = client.post("/forgot", data={"email": EMAIL, "csrf_token": csrf_of(client)})
     assert response.status_code == 200
-    flush_reset_mail()  # reset mail leaves after the answer (item 10)
+    flush_account_mail()  # reset mail leaves after the answer (item 10)
     return link_in(mailbox, EMAIL, r"https://\S+/reset\?token=\S+")
 
 

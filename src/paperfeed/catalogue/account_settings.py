@@ -15,29 +15,31 @@ from paperfeed.catalogue import accounts
 from paperfeed.catalogue.accounts import AccountError, EmailTaken
 
 
-def _check_current_password(conn: psycopg.Connection, user_id: int, password: str) -> str:
-    row = conn.execute("SELECT email FROM users WHERE id = %s", (user_id,)).fetchone()
-    if row is None or accounts.authenticate(conn, row["email"], password) is None:
+def _check_current_password(conn: psycopg.Connection, user_id: int, checked_hash: str) -> str:
+    """The account's address, if `checked_hash` (the hash the caller verified the
+    current password against, outside the transaction) is still the account's."""
+    row = conn.execute(
+        "SELECT email FROM users WHERE id = %s AND password_hash = %s", (user_id, checked_hash)
+    ).fetchone()
+    if row is None:
         raise AccountError("Your current password is not right.")
     return row["email"]
 
 
 def change_password(
-    conn: psycopg.Connection, user_id: int, current: str, new: str, keep_session: str
+    conn: psycopg.Connection, user_id: int, checked_hash: str, new_hash: str, keep_session: str
 ) -> int:
-    """Set a new password after checking the current one.
+    """Set a new password (hashed by the caller) once the current one was checked.
 
-    Every other session and every API token of the account stops working (a
-    password change is what a user does when they fear someone else got in);
-    the session `keep_session` (this browser's token) stays. Returns how many
+    `checked_hash` is the stored hash the current password matched; if the
+    password changed in between, nothing happens (AccountError). Every other
+    session and every API token of the account stops working (a password
+    change is what a user does when they fear someone else got in); the
+    session `keep_session` (this browser's token) stays. Returns how many
     sessions and tokens were revoked.
     """
-    _check_current_password(conn, user_id, current)
-    accounts.check_password(new)
-    conn.execute(
-        "UPDATE users SET password_hash = %s WHERE id = %s",
-        (accounts._hasher.hash(new), user_id),
-    )
+    _check_current_password(conn, user_id, checked_hash)
+    conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, user_id))
     sessions = conn.execute(
         "DELETE FROM sessions WHERE user_id = %s AND token_hash <> %s",
         (user_id, accounts.token_hash(keep_session)),
@@ -46,9 +48,11 @@ def change_password(
     return sessions + tokens
 
 
-def check_new_email(conn: psycopg.Connection, user_id: int, password: str, email: str) -> str:
-    """The normalised new address, after checking the password and that it is free."""
-    _check_current_password(conn, user_id, password)
+def check_new_email(
+    conn: psycopg.Connection, user_id: int, checked_hash: str, email: str
+) -> str:
+    """The normalised new address, once the password was checked and if it is free."""
+    _check_current_password(conn, user_id, checked_hash)
     email = accounts.normalise_email(email)
     taken = conn.execute(
         "SELECT 1 FROM users WHERE lower(email) = lower(%s) AND id <> %s", (email, user_id)
@@ -89,7 +93,7 @@ def find_unverified(conn: psycopg.Connection, email: str) -> accounts.User | Non
     return accounts.get_user(conn, row["id"]) if row else None
 
 
-def delete_account(conn: psycopg.Connection, user_id: int, password: str) -> None:
+def delete_account(conn: psycopg.Connection, user_id: int, checked_hash: str) -> None:
     """Delete the account and everything personal in it, after checking the password.
 
     Removed: the user row, sessions, API tokens, reset links, library (saved
@@ -98,9 +102,10 @@ def delete_account(conn: psycopg.Connection, user_id: int, password: str) -> Non
     upvotes stop being theirs but keep counting: each is folded into the
     paper's anonymous count. What stays: the papers they submitted (without
     the submitter), and subscriptions made with the same address while
-    signed out (each email has its own unsubscribe link).
+    signed out (each email has its own unsubscribe link). `checked_hash` is
+    the stored hash the password was verified against (outside the transaction).
     """
-    _check_current_password(conn, user_id, password)
+    _check_current_password(conn, user_id, checked_hash)
     conn.execute(
         "UPDATE papers SET imported_upvotes = imported_upvotes + 1"
         " WHERE id IN (SELECT paper_id FROM votes WHERE user_id = %s)",

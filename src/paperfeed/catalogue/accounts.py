@@ -163,48 +163,118 @@ def check_password(password: str) -> None:
         raise AccountError(f"Passwords are limited to {MAX_PASSWORD} characters.")
 
 
-def create_user(
-    conn: psycopg.Connection, email: str, password: str, display_name: str = ""
-) -> User:
-    """Sign a user up; raise EmailTaken or AccountError on bad input."""
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password: CPU-bound (~0.1-1 s), so never call it in a transaction."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    """Whether `password` matches `stored` (CPU-bound like `hash_password`)."""
+    try:
+        return _hasher.verify(stored, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash was made with weaker parameters than today's."""
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except InvalidHashError:
+        return False
+
+
+def check_new_account(email: str, password: str) -> str:
+    """The normalised address of a sign-up, after checking both fields (no database)."""
     email = normalise_email(email)
     check_password(password)
+    return email
+
+
+def insert_user(
+    conn: psycopg.Connection, email: str, password_hash: str, display_name: str = ""
+) -> User | None:
+    """Add an account with an already computed hash; None when the address is taken."""
     name = " ".join((display_name or "").split())[:80]
     row = conn.execute(
         "INSERT INTO users (email, password_hash, display_name) VALUES (%s, %s, %s)"
         " ON CONFLICT ((lower(email))) DO NOTHING"
         " RETURNING id, email, display_name, is_admin",
-        (email, _hasher.hash(password), name),
+        (email, password_hash, name),
     ).fetchone()
-    if row is None:
+    return _user(row) if row else None
+
+
+def create_user(
+    conn: psycopg.Connection, email: str, password: str, display_name: str = ""
+) -> User:
+    """Sign a user up (CLI, tests); raise EmailTaken or AccountError on bad input.
+
+    Hashes inside the caller's transaction: the web sign-up hashes first
+    (`check_new_account`, then `insert_user`) so no connection waits on argon2.
+    """
+    email = check_new_account(email, password)
+    user = insert_user(conn, email, hash_password(password), display_name)
+    if user is None:
         raise EmailTaken("An account with this email already exists.")
-    return _user(row)
+    return user
 
 
-def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
-    """The user whose email and password these are, or None."""
+def login_candidate(conn: psycopg.Connection, email: str) -> tuple[User | None, str]:
+    """The account of this address and its stored hash; the dummy hash when there is none.
+
+    The caller verifies the password against the returned hash *after* its
+    transaction, so an unknown address costs the same argon2 work as a known one.
+    """
     key = email_key(email)
     row = conn.execute(
         "SELECT " + _USER_COLUMNS + ", u.password_hash FROM users u"  # noqa: S608 - constant column list
         " WHERE lower(u.email) = lower(%s)",
         (key,),
     ).fetchone()
-    if row is not None and email_key(row["email"]) != key:
-        row = None  # the database's lower() matched a look-alike spelling
-    stored = row["password_hash"] if row else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password or "")
-    except (VerificationError, InvalidHashError):
+    if row is None or email_key(row["email"]) != key:
+        return None, _DUMMY_HASH  # none, or the database's lower() matched a look-alike
+    return _user(row), row["password_hash"]
+
+
+def user_by_email(conn: psycopg.Connection, email: str) -> User | None:
+    """The account whose address is this one (compared as `email_key` does)."""
+    return login_candidate(conn, email)[0]
+
+
+def stored_hash(conn: psycopg.Connection, user_id: int) -> str | None:
+    """An account's password hash (to verify outside the transaction)."""
+    row = conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,)).fetchone()
+    return row["password_hash"] if row else None
+
+
+def complete_login(
+    conn: psycopg.Connection, user: User, checked_hash: str, new_hash: str | None = None
+) -> bool:
+    """Record a successful password check; False if the password changed since it was read.
+
+    `checked_hash` is the hash the password was verified against; `new_hash`
+    replaces it when its parameters were outdated.
+    """
+    row = conn.execute(
+        "UPDATE users SET last_login_at = now(), password_hash = coalesce(%s, password_hash)"
+        " WHERE id = %s AND password_hash = %s RETURNING id",
+        (new_hash, user.id, checked_hash),
+    ).fetchone()
+    return row is not None
+
+
+def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
+    """The user whose email and password these are, or None.
+
+    Hashes inside the caller's transaction (CLI, tests); the web app reads with
+    `login_candidate`, verifies outside, and records with `complete_login`.
+    """
+    user, stored = login_candidate(conn, email)
+    if not verify_password(stored, password) or user is None:
         return None
-    if row is None:
-        return None
-    if _hasher.check_needs_rehash(stored):
-        conn.execute(
-            "UPDATE users SET password_hash = %s WHERE id = %s",
-            (_hasher.hash(password), row["id"]),
-        )
-    conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (row["id"],))
-    return _user(row)
+    new_hash = hash_password(password) if needs_rehash(stored) else None
+    return user if complete_login(conn, user, stored, new_hash) else None
 
 
 def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
@@ -315,9 +385,11 @@ def create_password_reset(conn: psycopg.Connection, email: str) -> tuple[User, s
     return _user(row), token
 
 
-def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> User:
-    """Set a new password with a reset token; the token, every old session and API token die."""
-    check_password(new_password)
+def reset_password(conn: psycopg.Connection, token: str, new_hash: str) -> User:
+    """Set a new password (checked and hashed by the caller, outside the transaction).
+
+    The token, every other reset link, every old session and API token die.
+    """
     row = conn.execute(
         "UPDATE password_resets SET used_at = now()"
         " WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()"
@@ -326,10 +398,7 @@ def reset_password(conn: psycopg.Connection, token: str, new_password: str) -> U
     ).fetchone()
     if row is None:
         raise AccountError(RESET_LINK_DEAD)
-    conn.execute(
-        "UPDATE users SET password_hash = %s WHERE id = %s",
-        (_hasher.hash(new_password), row["user_id"]),
-    )
+    conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row["user_id"]))
     # Every other link sent for this account dies with this one: an older
     # mail (say, in a mailbox someone else can read) must not reset it again.
     conn.execute(

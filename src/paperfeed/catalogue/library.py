@@ -157,11 +157,16 @@ def delete_folder(conn: psycopg.Connection, user_id: int, folder_id: int) -> boo
     return row is not None
 
 
-def _own_folder(conn: psycopg.Connection, user_id: int, folder_id: int) -> None:
+def owns_folder(conn: psycopg.Connection, user_id: int, folder_id: int) -> bool:
+    """Whether the folder exists and is this user's (another user's folder is "no such folder")."""
     row = conn.execute(
         "SELECT 1 FROM library_folders WHERE id = %s AND user_id = %s", (folder_id, user_id)
     ).fetchone()
-    if row is None:
+    return row is not None
+
+
+def _own_folder(conn: psycopg.Connection, user_id: int, folder_id: int) -> None:
+    if not owns_folder(conn, user_id, folder_id):
         raise LibraryError("no such folder")
 
 
@@ -228,8 +233,10 @@ def items(
     )
     params: list[Any] = [user_id]
     if folder_id is not None:
+        # fi.user_id: another user's folder id must match nothing, or a listing of
+        # it would tell which of my saved papers that folder holds.
         sql += " AND EXISTS (SELECT 1 FROM library_folder_items fi WHERE fi.folder_id = %s"
-        sql += " AND fi.paper_id = li.paper_id)"
+        sql += " AND fi.user_id = li.user_id AND fi.paper_id = li.paper_id)"
         params.append(folder_id)
     if tag:
         sql += " AND %s = ANY(li.tags)"

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,22 +134,56 @@ def _keywords(record: Record) -> list[str]:
     return [t for t in tags if len(t) <= library.MAX_TAG_LENGTH][: library.MAX_TAGS]
 
 
-def import_bibtex(
-    conn: psycopg.Connection, user_id: int, data: bytes, filename: str = "library.bib"
-) -> ImportReport:
-    """Save every entry of a BibTeX file that matches a catalogue paper; report the rest."""
-    report = ImportReport()
+class ParseStopped(Exception):
+    """`read_bibtex` gave up because its caller said stop (a time budget ran out)."""
+
+
+@dataclass
+class ParsedFile:
+    """A BibTeX file read into records, before anything is written."""
+
+    records: list[Record] = field(default_factory=list)
+    report: ImportReport = field(default_factory=ImportReport)
+
+
+def read_bibtex(
+    data: bytes, filename: str = "library.bib", stop: Callable[[], bool] | None = None
+) -> ParsedFile:
+    """Parse a BibTeX upload without touching the database (the CPU-heavy half of an import).
+
+    `stop` is asked after every entry; when it answers True the parse ends
+    with ParseStopped, so a caller with a time budget stops the CPU work too,
+    not only its wait for it.
+    """
     if len(data) > MAX_IMPORT_BYTES:
         raise library.LibraryError(f"file larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
-    records: list[Record] = []
+    parsed = ParsedFile()
+    report = parsed.report
     for item in bibtex.parse(data, filename[:200] or "library.bib"):
+        if stop is not None and stop():
+            raise ParseStopped(filename)
         report.read += 1
         if isinstance(item, BadRecord):
             report.rejected_count += 1
             if len(report.rejected) < KEPT:
                 report.rejected.append({"position": item.position, "reason": item.reason[:300]})
         else:
-            records.append(item)
+            parsed.records.append(item)
+    return parsed
+
+
+def import_bibtex(
+    conn: psycopg.Connection, user_id: int, data: bytes, filename: str = "library.bib"
+) -> ImportReport:
+    """Save every entry of a BibTeX file that matches a catalogue paper; report the rest."""
+    return save_import(conn, user_id, read_bibtex(data, filename), filename)
+
+
+def save_import(
+    conn: psycopg.Connection, user_id: int, parsed: ParsedFile, filename: str = "library.bib"
+) -> ImportReport:
+    """Save a parsed file's entries that match catalogue papers; record and return the report."""
+    records, report = parsed.records, parsed.report
     matches = _match(conn, records)
     for record in records:
         pid = matches.get(record.external_key)

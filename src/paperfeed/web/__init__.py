@@ -21,9 +21,11 @@ from paperfeed import logs
 from paperfeed.app import Paperfeed
 from paperfeed.web import deps, errors, finder, routes
 from paperfeed.web.assets import HashedStatic
+from paperfeed.web.hashing import HashGate
 from paperfeed.web.limits import LoadShedding
 from paperfeed.web.middleware import WebMiddleware
 from paperfeed.web.read_routing import ReadRoutingMiddleware
+from paperfeed.web.uploads import BibtexParses
 
 API_DESCRIPTION = """JSON API of paperfeed. Field names are stable (see docs/web.md).
 Reads need no authentication. Votes need a signed-in browser session plus the
@@ -62,6 +64,9 @@ def create_app(pf: Paperfeed) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     web.state.paperfeed = pf
+    # Bounded CPU work that must never hold a database connection (docs/security.md).
+    web.state.hash_gate = HashGate(pf.settings.hash_slots, pf.settings.hash_queue)
+    web.state.bibtex_parses = BibtexParses(pf.settings)
     errors.install(web, render_page=deps.render)
     web.mount("/static", HashedStatic(), name="static")
     swagger = _swagger_assets()

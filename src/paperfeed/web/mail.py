@@ -9,6 +9,8 @@ still reset a password; the link is never logged when the email went out.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 from paperfeed.app import Paperfeed
@@ -16,6 +18,24 @@ from paperfeed.catalogue.accounts import RESET_LIFETIME, User
 from paperfeed.web import email_links
 
 log = logging.getLogger("paperfeed.web.mail")
+
+# Account mail that must not tell a stranger anything (reset links, sign-up
+# confirmations and "someone tried your address" notices) leaves from here,
+# after the answer: sending takes tens of milliseconds that only some
+# addresses would otherwise spend, and that difference alone told a stranger
+# which addresses have accounts. One thread: mails leave in order, and
+# `flush_account_mail` is a barrier.
+_account_mail = ThreadPoolExecutor(max_workers=1, thread_name_prefix="account-mail")
+
+
+def send_later(send: Callable[..., object], *args: object) -> None:
+    """Run `send(*args)` on the account-mail thread, after the answer went out."""
+    _account_mail.submit(send, *args)
+
+
+def flush_account_mail() -> None:
+    """Wait until every account mail asked for so far has been handed to SMTP (or logged)."""
+    _account_mail.submit(lambda: None).result()
 
 
 def reset_message(pf: Paperfeed, user: User, link: str) -> EmailMessage:
@@ -53,6 +73,33 @@ def verify_message(pf: Paperfeed, to: str, name: str, link: str, change: bool) -
         f"{link}\n\nIf this was not you, ignore this email: nothing changes.\n"
     )
     return msg
+
+
+def signup_notice_message(pf: Paperfeed, user: User) -> EmailMessage:
+    """Told to an account's owner when someone signs up with their address.
+
+    Holds no visitor-typed text (the name or password typed in the form):
+    only fixed wording and this site's own sign-in and reset links.
+    """
+    base = pf.settings.base_url.rstrip("/")
+    msg = EmailMessage()
+    msg["Subject"] = "Someone tried to sign up with your paperfeed address"
+    msg["From"] = pf.settings.mail_from
+    msg["To"] = user.email
+    msg.set_content(
+        f"Hello {user.name},\n\n"
+        "Someone (maybe you) tried to create a paperfeed account with this address, which\n"
+        "already has one. Nothing was changed.\n\n"
+        f"To sign in: {base}/signin\n"
+        f"Forgot your password? Ask for a reset link: {base}/forgot\n\n"
+        "If this was not you, ignore this email: your account stays as it is.\n"
+    )
+    return msg
+
+
+def send_signup_notice(pf: Paperfeed, user: User) -> None:
+    """Tell an account's owner that someone tried to sign up with their address."""
+    send_account_mail(pf, signup_notice_message(pf, user), f"sign-up notice for user {user.id}")
 
 
 def send_password_reset(pf: Paperfeed, user: User, link: str) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperfeed.app import Paperfeed
 from paperfeed.catalogue import account_settings, accounts
 from paperfeed.catalogue.accounts import User
-from paperfeed.web import email_links
+from paperfeed.web import email_links, hashing
 from paperfeed.web.deps import (
     csrf_protect,
     current_user,
@@ -86,13 +86,12 @@ def change_password(
 ) -> Response:
     """New password; other sessions and all API tokens stop working."""
     try:
+        checked = hashing.check_current(request, pf, user.id, current_password)
+        accounts.check_password(new_password)
+        new_hash = hashing.gate(request).hash(new_password)
         with pf.db.transaction() as conn:
             revoked = account_settings.change_password(
-                conn,
-                user.id,
-                current_password,
-                new_password,
-                keep_session=session_token(request) or "",
+                conn, user.id, checked, new_hash, keep_session=session_token(request) or ""
             )
     except accounts.AccountError as exc:
         return _account(request, pf, user, status=400, password_error=str(exc))
@@ -112,8 +111,9 @@ def change_email(
 ) -> Response:
     """Send a confirmation link to the new address; the change waits for its click."""
     try:
+        checked = hashing.check_current(request, pf, user.id, password)
         with pf.db.transaction() as conn:
-            email = account_settings.check_new_email(conn, user.id, password, new_email)
+            email = account_settings.check_new_email(conn, user.id, checked, new_email)
     except accounts.AccountError as exc:
         return _account(request, pf, user, status=400, email_error=str(exc), new_email=new_email)
     sent = send_confirmation(pf, user, email, change=True)
@@ -199,8 +199,9 @@ def delete_account(
     if confirm != "delete":
         return _account(request, pf, user, status=400, delete_error="Tick the box to confirm.")
     try:
+        checked = hashing.check_current(request, pf, user.id, password)
         with pf.db.transaction() as conn:
-            account_settings.delete_account(conn, user.id, password)
+            account_settings.delete_account(conn, user.id, checked)
     except accounts.AccountError as exc:
         return _account(request, pf, user, status=400, delete_error=str(exc))
     log.info("user %s deleted their account", user.id)

@@ -11,6 +11,7 @@ from paperfeed.catalogue.accounts import User
 from paperfeed.web import finder
 from paperfeed.web.deps import NAV_LINKS, csrf_protect, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, NotFound
+from paperfeed.web.uploads import parses
 
 router = APIRouter()
 NAV_LINKS.append(("Library", "/library", "library"))
@@ -31,6 +32,12 @@ def _run(action) -> object:
         raise BadRequest(str(exc)) from None
 
 
+def _require_folder(conn, user: User, folder: int | None) -> None:
+    # One answer for a folder that does not exist and one that is someone else's.
+    if folder is not None and not library.owns_folder(conn, user.id, folder):
+        raise NotFound("No such folder.")
+
+
 @router.get("/library", include_in_schema=False)
 def library_page(
     request: Request,
@@ -40,6 +47,7 @@ def library_page(
     pf: Paperfeed = Depends(get_pf),
 ):
     with pf.db.transaction() as conn:
+        _require_folder(conn, user, folder)
         items = library.items(conn, user.id, folder_id=folder, tag=tag, limit=500)
         folders = library.folders(conn, user.id)
         tags = library.tags(conn, user.id)
@@ -170,9 +178,14 @@ def import_file(
     user: User = Depends(require_user),
     pf: Paperfeed = Depends(get_pf),
 ):
-    data = file.file.read(library_io.MAX_IMPORT_BYTES + 1)
+    """Import a BibTeX file: size-checked, parsed off this thread within a time budget,
+    and only then written (web/uploads.py)."""
+    uploads = parses(request)
+    data = uploads.read_upload(file)
+    filename = file.filename or ""
+    parsed = _run(lambda: uploads.parse(data, filename))
     with pf.db.transaction() as conn:
-        report = _run(lambda: library_io.import_bibtex(conn, user.id, data, file.filename or ""))
+        report = library_io.save_import(conn, user.id, parsed, filename)
     return render(request, "library/imported.html", {"nav": "library", "report": report})
 
 
@@ -201,6 +214,7 @@ def export_library(
     pf: Paperfeed = Depends(get_pf),
 ):
     with pf.db.transaction() as conn:
+        _require_folder(conn, user, folder)
         papers = library.items(conn, user.id, folder_id=folder, tag=tag, limit=EXPORT_LIMIT)
     return _export(papers, fmt, "paperfeed-library")
 
