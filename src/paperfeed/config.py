@@ -267,6 +267,12 @@ class Settings:
         _bool,
         "Hold an account's first comment for an admin's approval before anyone else sees it.",
     )
+    review_new_submissions: int = _opt(
+        "PAPERFEED_REVIEW_NEW_SUBMISSIONS",
+        _int_in(0, 3650),
+        "Hold papers submitted by accounts younger than this many days out of view until an"
+        " admin approves them (0: publish at once).",
+    )
     verify_email: bool = _opt(
         "PAPERFEED_VERIFY_EMAIL",
         _bool,
@@ -377,6 +383,7 @@ DEFAULTS: dict[str, Any] = {
     "digest_senders": 5,
     "comment_rate": 10,
     "comment_review_first": False,
+    "review_new_submissions": 0,
     "log_level": "INFO",
     "trusted_proxies": "",
     "log_format": "text",

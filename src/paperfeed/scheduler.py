@@ -163,7 +163,12 @@ def submissions_job(client_factory: Callable[[], Any], after: tuple[Job, ...] = 
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
         from paperfeed.catalogue.submissions import fetch_pending
 
-        return fetch_pending(pf.db, client_factory(), limit=SUBMISSIONS_PER_RUN)
+        return fetch_pending(
+            pf.db,
+            client_factory(),
+            limit=SUBMISSIONS_PER_RUN,
+            review_days=pf.settings.review_new_submissions,
+        )
 
     return Job("submissions", minute_slot(UPKEEP_EVERY), run, after)
 

@@ -60,7 +60,7 @@ def _picks(page) -> list[str]:
 
 
 def test_save_papers_see_the_feed_change_and_browse_the_topic_map(base_url: str) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -82,15 +82,25 @@ def test_save_papers_see_the_feed_change_and_browse_the_topic_map(base_url: str)
         assert "in your topic" in page.locator(".pf-reason").first.inner_text().lower()
         _shot(page, "2-topic-feed")
 
-        # Save two papers from further down the feed: the feed re-centres on them.
-        saved_titles = []
+        # Save two papers from further down the feed, in place (no reload, the
+        # scroll position kept); on its next load the feed re-centres on them.
+        saved_titles, saved_ids = [], []
+        page.evaluate("window.__noReload = true")
         for index in (5, 3):
             pid = _picks(page)[index]
+            saved_ids.append(pid)
             saved_titles.append(page.locator(f"#paper-{pid} .paper-title").inner_text())
-            page.locator(f'.pf-pick[data-paper-id="{pid}"] button.pf-save').click()
-            page.wait_for_load_state()
-            assert pid not in _picks(page)
+            button = page.locator(f'.pf-pick[data-paper-id="{pid}"] button.save-button')
+            button.scroll_into_view_if_needed()
+            scrolled = page.evaluate("window.scrollY")
+            button.click()
+            expect(button).to_have_text("★ Saved")
+            expect(button).to_have_attribute("aria-pressed", "true")
+            assert abs(page.evaluate("window.scrollY") - scrolled) < 5
+        assert page.evaluate("window.__noReload") is True
+        page.reload()
         after = _picks(page)
+        assert not set(saved_ids) & set(after)
         assert after != before
         reasons = page.locator(".pf-reason").all_inner_texts()
         assert any("in your library" in r and any(t in r for t in saved_titles) for r in reasons)

@@ -43,7 +43,7 @@ def test_save_then_for_you_shows_picks_with_reasons(web, corpus):
     assert "Start your feed" in web.get("/for-you").text
     _save(web, corpus.ids["graphs"][0])
     page = web.get("/for-you?window=all").text
-    assert page.count('class="pf-item-extra pf-pick"') >= 5
+    assert page.count('class="pf-pick"') >= 5
     assert "in your library" in page
     data = web.get("/api/for-you?limit=5").json()["picks"]
     assert len(data) == 5 and all(p["reason_paper_id"] == corpus.ids["graphs"][0] for p in data)

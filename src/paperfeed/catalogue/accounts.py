@@ -551,9 +551,12 @@ def pending_submissions(conn: psycopg.Connection, limit: int = 100) -> list[dict
 
 
 def user_submissions(conn: psycopg.Connection, user_id: int, limit: int = 50) -> list[dict]:
-    """A user's submissions, newest first."""
+    """A user's submissions, newest first; `hidden` says why one's paper is out of view
+    ('review': awaiting an admin, see catalogue/moderation.py)."""
     return conn.execute(
-        "SELECT " + _SUBMISSION_COLUMNS + " FROM submissions WHERE user_id = %s"  # noqa: S608 - constant column list
+        "SELECT " + _SUBMISSION_COLUMNS + ","  # noqa: S608 - constant column list
+        " (SELECT hp.reason FROM hidden_papers hp WHERE hp.paper_id = submissions.paper_id)"
+        "   AS hidden FROM submissions WHERE user_id = %s"
         " ORDER BY created_at DESC LIMIT %s",
         (user_id, limit),
     ).fetchall()

@@ -49,10 +49,25 @@ def import_runs(conn: psycopg.Connection, limit: int = 50) -> list[dict]:
 
 
 def submissions(conn: psycopg.Connection, limit: int = 50) -> list[dict]:
-    """The latest submissions by anyone, with the submitter's email."""
+    """The latest submissions by anyone, with the submitter's email and, for those whose
+    paper is out of view, why (`hidden`: 'review' while it awaits an admin)."""
     return conn.execute(
         "SELECT s.id, s.arxiv_id, s.title, s.status, s.message, s.paper_id, s.created_at,"
-        " u.email FROM submissions s LEFT JOIN users u ON u.id = s.user_id"
-        " ORDER BY s.created_at DESC LIMIT %s",
+        " u.email, hp.reason AS hidden FROM submissions s"
+        " LEFT JOIN users u ON u.id = s.user_id"
+        " LEFT JOIN hidden_papers hp ON hp.paper_id = s.paper_id"
+        # Those awaiting review first: they are the admin's to do.
+        " ORDER BY (hp.reason = 'review') IS TRUE DESC, s.created_at DESC LIMIT %s",
         (limit,),
     ).fetchall()
+
+
+def held_submission_paper(conn: psycopg.Connection, submission_id: int) -> int | None:
+    """The paper of a submission that is held for review (moderation.hold_for_review)."""
+    row = conn.execute(
+        "SELECT s.paper_id FROM submissions s"
+        " JOIN hidden_papers hp ON hp.paper_id = s.paper_id AND hp.reason = 'review'"
+        " WHERE s.id = %s",
+        (submission_id,),
+    ).fetchone()
+    return row["paper_id"] if row else None

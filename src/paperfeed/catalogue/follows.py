@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from paperfeed.catalogue.moderation import VISIBLE
+
 MAX_FOLLOWS = 1_000
 
 
@@ -124,7 +126,7 @@ def followed_papers(
     organisation: "by Jane Doe, whom you follow" / "from Org X, which you follow".
     """
     rows = conn.execute(
-        "WITH hits AS ("
+        "WITH hits AS ("  # noqa: S608 - constant fragments only
         "  SELECT pa.paper_id, min(pa.position) AS position, NULL::text AS org"
         "  FROM author_follows f JOIN paper_authors pa ON pa.author_id = f.author_id"
         "  WHERE f.user_id = %(u)s GROUP BY pa.paper_id"
@@ -136,6 +138,7 @@ def followed_papers(
         " FROM hits h JOIN papers p ON p.id = h.paper_id"
         " WHERE (%(since)s::date IS NULL OR coalesce(p.listed_on, p.published_on) >= %(since)s)"
         "   AND (%(until)s::date IS NULL OR coalesce(p.listed_on, p.published_on) <= %(until)s)"
+        f"  AND {VISIBLE}"
         " GROUP BY h.paper_id, p.listed_on, p.published_on"
         " ORDER BY day DESC NULLS LAST, h.paper_id DESC LIMIT %(limit)s",
         {"u": user_id, "since": since, "until": until, "limit": limit},

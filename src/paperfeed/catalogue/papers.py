@@ -383,6 +383,25 @@ class _Done:
     refused: list[BadRecord] = field(default_factory=list)
 
 
+def _add_progress(conn: psycopg.Connection, run_id: int | None, done: _Done) -> None:
+    """Add a committed batch's counts to its run's row, so the admin page shows a running
+    import's progress (`_finish_run` writes the exact totals, validation rejects included).
+
+    Written by the writer, not the importing thread: that thread may be blocked
+    reading a slow source, with finished batches waiting in its queue. A separate
+    short transaction, after the batch's: the writers never wait on each other's
+    batches for the run's row lock.
+    """
+    if run_id is None:
+        return
+    with conn.transaction():
+        conn.execute(
+            "UPDATE ingest_runs SET read = read + %s, new = new + %s, merged = merged + %s,"
+            " rejected = rejected + %s WHERE id = %s AND status = 'running'",
+            (done.records, done.new, done.merged, len(done.refused), run_id),
+        )
+
+
 class _Writer:
     """One partition's writer: a thread with its own connection, committing batch after batch."""
 
@@ -412,7 +431,9 @@ class _Writer:
             with self.db.dedicated_connection() as conn:
                 self.conn = conn
                 while (records := self.inbox.get()) is not None:
-                    self.results.put(_write_refusing(conn, records, self.run_id))
+                    done = _write_refusing(conn, records, self.run_id)
+                    _add_progress(conn, self.run_id, done)
+                    self.results.put(done)
         except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
             self.results.put(exc)
 

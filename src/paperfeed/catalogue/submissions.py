@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from paperfeed.catalogue import accounts, papers
+from paperfeed.catalogue import accounts, moderation, papers
 from paperfeed.db import Database
 from paperfeed.model import Record
 
 
-def fetch_pending(db: Database, client: Any, *, limit: int = 100) -> dict[str, int]:
-    """Fetch and import pending arXiv submissions; return counts of imported and failed."""
+def fetch_pending(
+    db: Database, client: Any, *, limit: int = 100, review_days: int = 0
+) -> dict[str, int]:
+    """Fetch and import pending arXiv submissions; return counts of imported and failed.
+
+    A paper the submission brought in (not one already here) is held for an admin's
+    review when the submitter's account is younger than `review_days` days
+    (PAPERFEED_REVIEW_NEW_SUBMISSIONS; moderation.hold_for_review).
+    """
     from paperfeed.sources import SourceUnavailable, arxiv
 
     with db.transaction() as conn:
@@ -32,8 +39,12 @@ def fetch_pending(db: Database, client: Any, *, limit: int = 100) -> dict[str, i
             ]
         except SourceUnavailable:
             continue  # arXiv is down: the submission stays pending for the next run
+        created = False
         if found:
-            papers.ingest(db, found[:1], source=arxiv.SOURCE, origin=f"submission {sub['id']}")
+            report = papers.ingest(
+                db, found[:1], source=arxiv.SOURCE, origin=f"submission {sub['id']}"
+            )
+            created = bool(report.new)
         with db.transaction() as conn:
             paper_id = papers.paper_id_for_arxiv(conn, wanted)
             if paper_id is None:
@@ -41,5 +52,7 @@ def fetch_pending(db: Database, client: Any, *, limit: int = 100) -> dict[str, i
                 counts["failed"] += 1
             else:
                 accounts.finish_submission(conn, sub["id"], "imported", paper_id)
+                if created and sub["user_id"] is not None:
+                    moderation.hold_for_review(conn, paper_id, sub["user_id"], review_days)
                 counts["imported"] += 1
     return counts

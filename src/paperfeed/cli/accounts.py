@@ -30,7 +30,9 @@ def register(app: typer.Typer, open_app: Callable[..., Paperfeed]) -> None:
         from paperfeed.sources.arxiv import ArxivClient
 
         with open_app() as pf:
-            counts = submissions.fetch_pending(pf.db, ArxivClient(), limit=limit)
+            counts = submissions.fetch_pending(
+                pf.db, ArxivClient(), limit=limit, review_days=pf.settings.review_new_submissions
+            )
         typer.echo(f"imported={counts['imported']} failed={counts['failed']}")
 
     @group.command("list")

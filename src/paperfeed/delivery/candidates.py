@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 
 from paperfeed.catalogue import follows
+from paperfeed.catalogue.moderation import VISIBLE
 from paperfeed.db import Database
 from paperfeed.ranking import lists
 
@@ -66,7 +67,7 @@ def top_in_window(
     # to the imported count exactly as lists.py shows them on pages.
     return conn.execute(
         f"SELECT {lists.CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
-        f" WHERE {lists.DAY} >= %s AND {lists.DAY} <= %s"
+        f" WHERE {lists.DAY} >= %s AND {lists.DAY} <= %s AND {VISIBLE}"
         " ORDER BY upvotes DESC, day DESC, p.id LIMIT %s",
         (first_day, last_day, limit),
     ).fetchall()
@@ -114,7 +115,7 @@ def search_in_window(
     if not query.strip():
         where, params = narrowed.sql()
         return conn.execute(
-            f"SELECT {lists.CARD_COLUMNS} FROM papers p WHERE true {where}"  # noqa: S608
+            f"SELECT {lists.CARD_COLUMNS} FROM papers p WHERE {VISIBLE} {where}"  # noqa: S608
             " ORDER BY upvotes DESC, day DESC, p.id LIMIT %(limit)s",
             {**params, "limit": limit},
         ).fetchall()

@@ -15,6 +15,8 @@ from typing import Any
 
 import psycopg
 
+from paperfeed.catalogue.moderation import VISIBLE
+
 # Shown upvotes: the largest count a source reported plus the votes cast here.
 UPVOTES = "(p.imported_upvotes + (SELECT count(*) FROM votes v WHERE v.paper_id = p.id))"
 
@@ -86,14 +88,14 @@ def fetch_hits(conn: psycopg.Connection, ids: list[int], highlight: str | None) 
         "SELECT p.id, p.arxiv_id, p.title, p.abstract, p.authors, p.author_count,"  # noqa: S608
         " p.organization, p.published_on, p.listed_on, p.github_url,"
         f" {UPVOTES} AS upvotes, {marks}"
-        " FROM papers p WHERE p.id = ANY(%(ids)s)",
+        f" FROM papers p WHERE p.id = ANY(%(ids)s) AND {VISIBLE}",
         {"ids": ids, "hq": highlight, "topt": _TITLE_OPTIONS, "aopt": _ABSTRACT_OPTIONS},
     ).fetchall()
     by_id = {r["id"]: r for r in rows}
     hits = []
     for pid in ids:
         r = by_id.get(pid)
-        if r is None:  # deleted between ranking and fetching
+        if r is None:  # deleted or hidden between ranking and fetching
             continue
         snippet = r["abstract_marked"]
         if not snippet or START not in snippet:

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import psycopg
 
+from paperfeed.catalogue.moderation import VISIBLE
 from paperfeed.catalogue.papers import paper_id_for_arxiv
 from paperfeed.db import Database
 from paperfeed.index import lexical
@@ -307,13 +308,14 @@ def _evidence(
         weights.append(bonus)
     total = max(sum(weights), analysed.weight_floor)
     rows = conn.execute(
-        "SELECT p.id,"
+        "SELECT p.id,"  # noqa: S608 - constant fragments only
         " CASE WHEN %(vec)s::halfvec IS NOT NULL AND p.embedding IS NOT NULL"
         "      AND p.embedding_model = %(model)s"
         "      THEN 1 - (p.embedding <=> %(vec)s::halfvec) END AS cosine,"
         " (SELECT coalesce(sum(q.w), 0) FROM unnest(%(tqs)s::tsquery[], %(ws)s::float8[])"
         "    AS q(tq, w) WHERE p.search @@ q.tq) AS matched"
-        " FROM papers p WHERE p.id = ANY(%(ids)s)",
+        # Hidden papers (catalogue/moderation.py) drop out here, before counting.
+        f" FROM papers p WHERE p.id = ANY(%(ids)s) AND {VISIBLE}",
         {
             "ids": ids,
             "vec": vector,
@@ -512,7 +514,7 @@ def similar(
         ).fetchone()
         if me is None:
             raise SearchError(f"No paper with id {paper_id}.", status=404)
-        where = " AND p.id <> %(me)s AND p.norm_title <> %(norm_title)s"
+        where = f" AND p.id <> %(me)s AND p.norm_title <> %(norm_title)s AND {VISIBLE}"
         params: dict[str, Any] = {"me": paper_id, "norm_title": me["norm_title"]}
         if recent_days is not None:
             where += " AND coalesce(p.listed_on, p.published_on) >= current_date - %(days)s"

@@ -27,6 +27,8 @@ from typing import Any
 
 import psycopg
 
+from paperfeed.catalogue.moderation import VISIBLE
+
 PERIODS = ("daily", "weekly", "monthly")
 TRENDING_WINDOW = 30
 GRAVITY = 1.5
@@ -86,7 +88,7 @@ def period_of(kind: str, day: date) -> Period:
 def latest_day(conn: psycopg.Connection, *, on_or_before: date | None = None) -> date | None:
     """The newest day that has papers (not after `on_or_before`, default today)."""
     row = conn.execute(
-        f"SELECT max({DAY}) AS d FROM papers p WHERE {DAY} <= %s",  # noqa: S608 - constant SQL
+        f"SELECT max({DAY}) AS d FROM papers p WHERE {DAY} <= %s AND {VISIBLE}",  # noqa: S608
         (on_or_before or date.today(),),
     ).fetchone()
     return row["d"]
@@ -95,8 +97,8 @@ def latest_day(conn: psycopg.Connection, *, on_or_before: date | None = None) ->
 def neighbours(conn: psycopg.Connection, period: Period) -> tuple[date | None, date | None]:
     """The nearest days with papers before and after a period (for prev/next links)."""
     row = conn.execute(
-        f"SELECT (SELECT max({DAY}) FROM papers p WHERE {DAY} < %s) AS prev,"  # noqa: S608
-        f"       (SELECT min({DAY}) FROM papers p WHERE {DAY} >= %s) AS next",
+        f"SELECT (SELECT max({DAY}) FROM papers p WHERE {DAY} < %s AND {VISIBLE}) AS prev,"  # noqa: S608
+        f"       (SELECT min({DAY}) FROM papers p WHERE {DAY} >= %s AND {VISIBLE}) AS next",
         (period.start, period.end),
     ).fetchone()
     return row["prev"], row["next"]
@@ -108,7 +110,7 @@ def papers_in_period(
     """Papers of a period, most upvoted first, and how many there are in all."""
     rows = conn.execute(
         f"SELECT {CARD_COLUMNS}, count(*) OVER () AS total FROM papers p"  # noqa: S608
-        f" WHERE {DAY} >= %s AND {DAY} < %s"
+        f" WHERE {DAY} >= %s AND {DAY} < %s AND {VISIBLE}"
         " ORDER BY upvotes DESC, p.id LIMIT %s OFFSET %s",
         (period.start, period.end, limit, offset),
     ).fetchall()
@@ -118,7 +120,7 @@ def papers_in_period(
 
 def _count_period(conn: psycopg.Connection, period: Period) -> int:
     row = conn.execute(
-        f"SELECT count(*) AS n FROM papers p WHERE {DAY} >= %s AND {DAY} < %s",  # noqa: S608
+        f"SELECT count(*) AS n FROM papers p WHERE {DAY} >= %s AND {DAY} < %s AND {VISIBLE}",  # noqa: S608
         (period.start, period.end),
     ).fetchone()
     return row["n"]
@@ -151,7 +153,7 @@ def trending_ids(
         "SELECT id, upvotes / power(greatest(date_part('epoch', %s::timestamptz"  # noqa: S608
         "    - (day::timestamp AT TIME ZONE 'UTC')) / 3600, 0) + %s, %s) AS score"
         f" FROM (SELECT p.id, {DAY} AS day, {UPVOTES} AS upvotes FROM papers p"
-        f"       WHERE {DAY} >= %s AND {DAY} <= %s) c"
+        f"       WHERE {DAY} >= %s AND {DAY} <= %s AND {VISIBLE}) c"
         " ORDER BY score DESC, day DESC, id LIMIT %s OFFSET %s",
         (now, AGE_OFFSET_HOURS, GRAVITY, since, now.date(), limit, offset),
     ).fetchall()
@@ -176,13 +178,18 @@ def with_scores(conn: psycopg.Connection, ranked: list[tuple[int, float]]) -> li
 
 
 def get_paper(conn: psycopg.Connection, paper_id: int) -> dict[str, Any] | None:
-    """One paper with every field, its upvotes and the sources it was seen in."""
+    """One paper with every field, its upvotes and the sources it was seen in.
+
+    Hidden papers too (`hidden` is their reason, else None): the page decides who sees them.
+    """
     row = conn.execute(
         f"SELECT {CARD_COLUMNS}, p.doi, p.categories, p.created_at,"  # noqa: S608
         "  (SELECT coalesce(json_agg(json_build_object('source', s.source,"
         "     'first_seen', s.first_seen, 'last_seen', s.last_seen, 'upvotes', s.upvotes)"
         "     ORDER BY s.first_seen), '[]') FROM paper_sources s WHERE s.paper_id = p.id)"
-        "   AS sources"
+        "   AS sources,"
+        # Why the paper is out of public view (catalogue/moderation.py), or NULL.
+        "  (SELECT hp.reason FROM hidden_papers hp WHERE hp.paper_id = p.id) AS hidden"
         " FROM papers p WHERE p.id = %s",
         (paper_id,),
     ).fetchone()
@@ -190,8 +197,12 @@ def get_paper(conn: psycopg.Connection, paper_id: int) -> dict[str, Any] | None:
 
 
 def paper_exists(conn: psycopg.Connection, paper_id: int) -> bool:
-    """Whether a paper id is in the catalogue."""
-    return conn.execute("SELECT 1 FROM papers WHERE id = %s", (paper_id,)).fetchone() is not None
+    """Whether a paper id is in the catalogue and in public view."""
+    row = conn.execute(
+        f"SELECT 1 FROM papers p WHERE p.id = %s AND {VISIBLE}",  # noqa: S608 - constant SQL
+        (paper_id,),
+    ).fetchone()
+    return row is not None
 
 
 def upvote_count(conn: psycopg.Connection, paper_id: int) -> int:
@@ -208,7 +219,7 @@ def papers_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[dict[str, An
     if not ids:
         return []
     rows = conn.execute(
-        f"SELECT {CARD_COLUMNS} FROM papers p WHERE p.id = ANY(%s)",  # noqa: S608
+        f"SELECT {CARD_COLUMNS} FROM papers p WHERE p.id = ANY(%s) AND {VISIBLE}",  # noqa: S608
         (ids,),
     ).fetchall()
     by_id = {r["id"]: r for r in rows}
@@ -220,10 +231,11 @@ def organization_papers(
 ) -> tuple[list[dict[str, Any]], int]:
     """An organisation's papers, newest first, and how many it has."""
     total = conn.execute(
-        "SELECT count(*) AS n FROM papers WHERE organization = %s", (name,)
+        f"SELECT count(*) AS n FROM papers p WHERE p.organization = %s AND {VISIBLE}",  # noqa: S608
+        (name,),
     ).fetchone()["n"]
     rows = conn.execute(
-        f"SELECT {CARD_COLUMNS} FROM papers p WHERE p.organization = %s"  # noqa: S608
+        f"SELECT {CARD_COLUMNS} FROM papers p WHERE p.organization = %s AND {VISIBLE}"  # noqa: S608
         " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
         (name, limit, offset),
     ).fetchall()
@@ -251,6 +263,7 @@ def author_papers(
     rows = conn.execute(
         f"SELECT {CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
         " WHERE p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = %s)"
+        f" AND {VISIBLE}"
         " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
         (author_id, limit, offset),
     ).fetchall()
@@ -266,7 +279,7 @@ def topic_papers(
     ).fetchone()["n"]
     rows = conn.execute(
         f"SELECT {CARD_COLUMNS} FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"  # noqa: S608
-        " WHERE pt.topic_id = %s"
+        f" WHERE pt.topic_id = %s AND {VISIBLE}"
         " ORDER BY day DESC NULLS LAST, upvotes DESC, p.id LIMIT %s OFFSET %s",
         (topic_id, limit, offset),
     ).fetchall()
@@ -276,8 +289,8 @@ def topic_papers(
 def organizations(conn: psycopg.Connection, *, limit: int = 200) -> list[dict[str, Any]]:
     """Organisations with the most papers first."""
     return conn.execute(
-        "SELECT organization AS name, count(*) AS papers FROM papers"
-        " WHERE organization IS NOT NULL GROUP BY organization"
+        "SELECT p.organization AS name, count(*) AS papers FROM papers p"  # noqa: S608
+        f" WHERE p.organization IS NOT NULL AND {VISIBLE} GROUP BY p.organization"
         " ORDER BY papers DESC, organization LIMIT %s",
         (limit,),
     ).fetchall()

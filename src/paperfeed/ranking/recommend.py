@@ -33,7 +33,7 @@ import psycopg
 from pgvector import HalfVector
 from threadpoolctl import threadpool_limits
 
-from paperfeed.catalogue import follows
+from paperfeed.catalogue import follows, moderation
 from paperfeed.db import Database
 from paperfeed.ranking import topics as topic_map
 from paperfeed.ranking.taste import (  # noqa: F401 - re-exported: the model is part of this API
@@ -280,7 +280,10 @@ def picks(
         conn, user_id, interests, every_positive, every_negative, seen, limit, since
     )
     taken = {p.paper_id for p in followed}
-    return (followed + [p for p in taste if p.paper_id not in taken])[:limit]
+    # Hidden papers (catalogue/moderation.py) are no one's pick; they are rare, so
+    # they are dropped here rather than in every candidate query.
+    hidden = moderation.hidden_among(conn, [p.paper_id for p in taste])
+    return (followed + [p for p in taste if p.paper_id not in taken | hidden])[:limit]
 
 
 def _followed(

@@ -254,6 +254,14 @@ FLASHES = {
     "signed-up": "Welcome to paperfeed! Your account is ready: upvote, save, get papers by email.",
     "email-confirmed": "Thank you: your email address is confirmed.",
     "password-changed": "Password changed. Every other session and every API token was signed out.",
+    "paper-hidden": "The paper is hidden: it is gone from every list, search, feed and digest.",
+    "paper-restored": "The paper is back in every list, search, feed and digest.",
+    "paper-deleted": "The paper is deleted, with its sightings.",
+    "paper-kept": "Not deleted: people voted for, saved or commented on it. Tick “with its"
+    " votes, saves and comments” to delete it anyway, or hide it instead.",
+    "paper-gone": "There is no such paper any more.",
+    "submission-approved": "Approved: the submitted paper is now in public view.",
+    "submission-rejected": "Rejected: the submitted paper is deleted.",
 }
 
 

@@ -98,7 +98,7 @@ def get_paper(
     _check_id(paper_id)
     with pf.db.transaction() as conn:
         row = lists.get_paper(conn, paper_id)
-        if row is None:
+        if row is None or (row["hidden"] and not (user and user.is_admin)):
             raise NotFound("There is no paper with this id.")
         voted = bool(user) and paper_id in accounts.voted_papers(conn, user.id, [paper_id])
     return PaperDetail(

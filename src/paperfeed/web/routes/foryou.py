@@ -11,7 +11,7 @@ from paperfeed.app import Paperfeed
 from paperfeed.catalogue import library
 from paperfeed.catalogue.accounts import User
 from paperfeed.delivery.feeds import FORMATS, FeedInfo, build_feed
-from paperfeed.ranking import recommend, topic_trends, topics
+from paperfeed.ranking import lists, recommend, topic_trends, topics
 from paperfeed.web.deps import (
     NAV_LINKS,
     csrf_protect,
@@ -39,7 +39,8 @@ def _since(conn, window: str) -> date | None:
 
 
 def _cards(conn, user: User, picks: list[recommend.Pick]) -> list[dict]:
-    papers = library.papers_by_ids(conn, [p.paper_id for p in picks])
+    # The list pages' card fields (links, summary, key phrases, comments): the same card.
+    papers = lists.papers_by_ids(conn, [p.paper_id for p in picks])
     by_id = {p["id"]: p for p in papers}
     return [{"paper": by_id[p.paper_id], "pick": p} for p in picks if p.paper_id in by_id]
 

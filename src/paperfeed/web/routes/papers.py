@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts, comments
+from paperfeed.catalogue import accounts, comments, moderation
 from paperfeed.catalogue.accounts import User
 from paperfeed.catalogue.citation import bibtex
 from paperfeed.catalogue.papers import paper_id_for_arxiv
@@ -57,11 +57,26 @@ def arxiv_redirect(pf: Paperfeed, arxiv_id: str, prefix: str, rest: str = "") ->
 MAX_ID = 2**63 - 1
 
 
-def _paper_or_404(conn, paper_id: int) -> dict:
+def _paper_or_404(conn, paper_id: int, user: User | None = None) -> dict:
+    """The paper, unless there is none or it is hidden from this visitor.
+
+    A hidden paper (catalogue/moderation.py) is shown to administrators only, and
+    one held for review also to the account that submitted it.
+    """
     paper = lists.get_paper(conn, paper_id) if 0 < paper_id <= MAX_ID else None
+    if paper is not None and paper["hidden"] and not _may_see_hidden(conn, paper, user):
+        paper = None
     if paper is None:
         raise NotFound("There is no paper with this id.")
     return paper
+
+
+def _may_see_hidden(conn, paper: dict, user: User | None) -> bool:
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    return paper["hidden"] == "review" and user.id in moderation.submitted_by(conn, paper["id"])
 
 
 def local_path(value: str | None, fallback: str) -> str:
@@ -93,7 +108,7 @@ def paper_page(
 
     def build() -> HTMLResponse:
         with pf.db.transaction() as conn:
-            paper = _paper_or_404(conn, paper_id)
+            paper = _paper_or_404(conn, paper_id, user)
             voted = voted_ids(conn, user, [paper])
             states = library_states(conn, user, [paper])
             thread = comments.paginate(comments.thread(conn, paper_id, user, sort), page, comment)
@@ -116,10 +131,12 @@ def paper_page(
 
 
 @router.get("/papers/{paper_id}/bibtex", response_class=PlainTextResponse)
-def paper_bibtex(paper_id: int, pf: Paperfeed = Depends(get_pf)) -> PlainTextResponse:
+def paper_bibtex(
+    paper_id: int, pf: Paperfeed = Depends(get_pf), user: User | None = Depends(current_user)
+) -> PlainTextResponse:
     """The BibTeX entry alone, as text."""
     with pf.db.transaction() as conn:
-        paper = _paper_or_404(conn, paper_id)
+        paper = _paper_or_404(conn, paper_id, user)
     return PlainTextResponse(bibtex(paper), media_type="application/x-bibtex; charset=utf-8")
 
 
@@ -134,7 +151,8 @@ def vote_form(
 ) -> RedirectResponse:
     """Upvote (or take back) without JavaScript, then go back to the page it came from."""
     with pf.db.transaction() as conn:
-        _paper_or_404(conn, paper_id)
+        if not lists.paper_exists(conn, paper_id):  # hidden ones take no votes
+            raise NotFound("There is no paper with this id.")
         if action == "remove":
             accounts.remove_vote(conn, user.id, paper_id)
         else:

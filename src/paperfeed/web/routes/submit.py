@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed import catalogue
 from paperfeed.app import Paperfeed
-from paperfeed.catalogue import accounts
+from paperfeed.catalogue import accounts, moderation
 from paperfeed.catalogue.accounts import User
 from paperfeed.index import backfill
 from paperfeed.model import Paper, Record, clean_text
@@ -88,7 +88,7 @@ def submit(
         day = parse_day(published_on) or date.today()
         if day > date.today():
             raise accounts.AccountError("The date cannot be in the future.")
-        paper_id = _import_form(pf, user, title, abstract, authors, url, day)
+        paper_id, held = _import_form(pf, user, title, abstract, authors, url, day)
     except accounts.AlreadyKnown as exc:
         context = _page(request, user, pf, error=str(exc), known_id=exc.paper_id, form=form)
         return render(request, "submit.html", context, status_code=409)
@@ -100,7 +100,12 @@ def submit(
         return render(request, "submit.html", context, status_code=400)
     # Searchable by keyword already; semantic search finds it once this has run.
     background.add_task(embed_now, pf, paper_id)
-    notice = "Thank you! The paper is now in the catalogue."
+    notice = (
+        "Thank you! Papers from new accounts are checked by an administrator first:"
+        " this one appears in the lists and search once approved."
+        if held
+        else "Thank you! The paper is now in the catalogue."
+    )
     return render(
         request, "submit.html", _page(request, user, pf, notice=notice, known_id=paper_id)
     )
@@ -108,8 +113,12 @@ def submit(
 
 def _import_form(
     pf: Paperfeed, user: User, title: str, abstract: str, authors: str, url: str, day: date
-) -> int:
-    """Import a described paper now; `day` (its publication date) places it in the lists."""
+) -> tuple[int, bool]:
+    """Import a described paper now; `day` (its publication date) places it in the lists.
+
+    Its id, and whether it is held for an admin's review (a new account's paper,
+    with PAPERFEED_REVIEW_NEW_SUBMISSIONS: catalogue/moderation.py).
+    """
     title, abstract = clean_text(title), clean_text(abstract)
     if not title or len(abstract) < 20:
         raise accounts.AccountError("Please give the title and the abstract (or an arXiv id).")
@@ -133,4 +142,7 @@ def _import_form(
             raise accounts.AccountError(f"This paper could not be added: {report.errors[0].reason}")
         paper_id = catalogue.paper_id_for_sighting(conn, SOURCE, record.external_key)
         accounts.finish_submission(conn, row["id"], "imported", paper_id)
-    return paper_id
+        held = bool(report.new) and moderation.hold_for_review(
+            conn, paper_id, user.id, pf.settings.review_new_submissions
+        )
+    return paper_id, held
