@@ -54,3 +54,21 @@ def test_unavailable_arxiv_leaves_submissions_pending(pf):
     with pf.db.transaction() as conn:
         assert len(accounts.pending_submissions(conn)) == 1
     assert body  # the fixture exists; the client never got that far
+
+
+def test_a_new_accounts_arxiv_submission_is_held_for_review(pf):
+    """With review_days (PAPERFEED_REVIEW_NEW_SUBMISSIONS) the paper the fetch creates
+    waits, hidden, until an admin approves it; the submitter sees it awaiting review."""
+    from paperfeed.catalogue import moderation
+    from paperfeed.ranking import lists
+
+    _submit(pf, "2401.05566")
+    body = (FIXTURES / "atom_page1.xml").read_bytes()
+    assert fetch_pending(pf.db, _client(body, []), review_days=7)["imported"] == 1
+    with pf.db.transaction() as conn:
+        (mine,) = accounts.user_submissions(conn, 1)
+        assert mine["status"] == "imported" and mine["hidden"] == "review"
+        assert moderation.hidden_among(conn, [mine["paper_id"]]) == {mine["paper_id"]}
+        assert not lists.paper_exists(conn, mine["paper_id"])
+        moderation.restore(conn, [mine["paper_id"]])
+        assert lists.paper_exists(conn, mine["paper_id"])

@@ -48,7 +48,7 @@ def _anonymous_pages(site: Site) -> list[str]:
 
 
 SIGNED_IN = ["/account", "/for-you", "/library", "/subscriptions", "/submit"]
-ADMIN = ["/admin", "/admin/delivery"]
+ADMIN = ["/admin", "/admin/papers", "/admin/papers?state=review", "/admin/delivery"]
 
 
 def _check_width(page, path: str) -> None:

@@ -49,6 +49,32 @@ def test_save_then_for_you_shows_picks_with_reasons(web, corpus):
     assert len(data) == 5 and all(p["reason_paper_id"] == corpus.ids["graphs"][0] for p in data)
 
 
+def test_for_you_cards_are_the_list_cards_with_links_summary_and_in_place_save(
+    web, corpus, pf
+):
+    _save(web, corpus.ids["graphs"][0])
+    pick = web.get("/api/for-you?limit=1").json()["picks"][0]["paper_id"]
+    with pf.db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO paper_links (paper_id, url, kind, label, origin)"
+            " VALUES (%s, 'https://huggingface.co/spaces/demo/graph', 'hf_space', 'demo/graph',"
+            " 'test')",
+            (pick,),
+        )
+        conn.execute(
+            "INSERT INTO paper_summaries (paper_id, summary, key_phrases, origin, text_md5)"
+            " VALUES (%s, 'Graphs, summarised in one line.', '{graph kernels}', 'hf', 'x')",
+            (pick,),
+        )
+    page = web.get("/for-you?window=all").text
+    card = page[page.index(f'id="paper-{pick}"') :]
+    card = card[: card.index("</article>")]
+    assert 'href="https://huggingface.co/spaces/demo/graph"' in card
+    assert "Graphs, summarised in one line." in card and "graph kernels" in card
+    # Save sits inside the card and is the in-place form app.js takes over.
+    assert 'class="inline-form save-form"' in card and 'class="pf-pick"' in card
+
+
 def test_not_interested_form_removes_the_paper_from_the_feed(web, corpus):
     _save(web, corpus.ids["graphs"][0])
     first = web.get("/api/for-you?limit=1").json()["picks"][0]["paper_id"]

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 
 import psycopg
 
+from paperfeed.catalogue.moderation import VISIBLE
+
 DAY = "coalesce(p.listed_on, p.published_on)"
 
 
@@ -58,9 +60,10 @@ def points(
     ).fetchone()["n"]
     step = max(1, -(-total // max(limit, 1)))
     rows = conn.execute(
-        "SELECT pt.paper_id, pt.topic_id, pt.x, pt.y, p.title FROM paper_topics pt"
+        "SELECT pt.paper_id, pt.topic_id, pt.x, pt.y, p.title FROM paper_topics pt"  # noqa: S608
         " JOIN papers p ON p.id = pt.paper_id"
         " WHERE (%s::bigint IS NULL OR pt.topic_id = %s) AND pt.paper_id %% %s = 0"
+        f" AND {VISIBLE}"  # a hidden paper's title is no dot on the map
         " ORDER BY pt.paper_id LIMIT %s",
         (topic_id, topic_id, step, limit),
     ).fetchall()
