@@ -104,10 +104,13 @@ def rrf(lists: list[list[int]], weights: list[float] | None = None) -> list[int]
     return sorted(scores, key=lambda pid: -scores[pid])
 
 
-def rerank(base: list[int], feature: Callable[[int], float], n: int) -> list[int]:
-    """RRF of the base order and the feature's order within the base's top n."""
+def rerank(base: list[int], feature: Callable[[int], float], n: int, *more: Callable) -> list[int]:
+    """RRF of the base order and each feature's order within the base's top n."""
     top = base[:n]
-    return rrf([top, sorted(top, key=lambda pid: -feature(pid))]) + base[n:]
+    return (
+        rrf([top] + [sorted(top, key=lambda pid, f=f: -f(pid)) for f in (feature, *more)])
+        + base[n:]
+    )
 
 
 def rrf_each(first: dict[str, list[int]], second: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -247,6 +250,8 @@ def main() -> None:
         mq, md, per_query = mpnet_vectors(args.mpnet, queries, papers)
         print(f"mpnet: {per_query:.1f} CPU ms per query embedding (one thread)")
 
+        max_sim = fields["sentence max-sim"]
+
         def mp(q: str, p: int) -> float:
             return float(md[p] @ mq[q])
 
@@ -264,6 +269,11 @@ def main() -> None:
                 for q in lists
             }
             show(f"hybrid top {n} sorted by mpnet cosine", run)
+            run = {
+                q: rerank(hybrid[q], lambda p, q=q: mp(q, p), n, lambda p, q=q: max_sim(q, p))
+                for q in lists
+            }
+            show(f"hybrid top {n} re-ranked with mpnet and sentence max-sim (RRF)", run)
 
 
 if __name__ == "__main__":
