@@ -139,3 +139,37 @@ def test_cards_and_pages_show_summary_and_phrases_linking_to_search(pf, client) 
     assert 'class="phrase" href="/search?q=' in html
     page = client.get(f"/papers/{pid}").text
     assert "one-line-summary" in page and 'class="phrase"' in page
+
+
+def test_embedding_only_the_summary_pool_picks_the_same_sentence() -> None:
+    """digest embeds only the sentences that compete (none when one is left): on the dev
+    eval corpus it picks what scoring every sentence would pick."""
+    model = HashEmbedder()
+    saved = 0
+    for paper in _eval_corpus():
+        parts = phrases.sentences(paper["abstract"])
+        if not parts:
+            continue
+        doc = model.embed_documents([paper["title"] + " " + paper["abstract"]])[0]
+        every = parts[phrases.choose_summary(parts, model.embed_documents(parts) @ doc)]
+        got = phrases.digest(model, paper["title"], paper["abstract"], doc).summary
+        assert got == (every if len(every) <= phrases.MAX_SUMMARY else got)
+        assert got.rstrip("…") and every.startswith(got.rstrip("…"))
+        pool = phrases.summary_pool(parts)
+        saved += len(parts) - (len(pool) if len(pool) > 1 else 0)
+    # Most sentences need no vector: the rule has already settled the choice.
+    assert saved > 0.5 * sum(len(phrases.sentences(p["abstract"])) for p in _eval_corpus())
+
+
+def test_short_texts_batched_by_length_stay_close_to_single_runs() -> None:
+    """embed_short (key-phrase candidates) runs equal-length texts together: its vectors
+    rank like the one-text-a-run ones (cosine >= 0.95 each)."""
+    from paperfeed.index.embed import get_embedder
+
+    model = get_embedder("minilm-l6-v2-onnx-int8-fused", MODEL_DIR)
+    for paper in _eval_corpus()[:3]:
+        found = phrases.candidates(f"{paper['title']}. {paper['abstract']}")
+        batched, single = model.embed_short(found), model.embed_documents(found)
+        assert batched.shape == single.shape
+        assert (np.sum(batched * single, axis=1) >= 0.95).all()
+    assert model.embed_short([]).shape == (0, model.dim)

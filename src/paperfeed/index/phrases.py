@@ -21,6 +21,16 @@ otherwise the best-scoring sentence that is not background (cues: "recently",
 "however", "has been", "remains a challenge" …), else the best sentence. So
 the chosen sentence is never the opening background sentence of an abstract
 that states a method (checked on the dev eval corpus by tests/community).
+
+Cost (benchmarks/community.py, 30 dev abstracts): the network's runs are all
+of it, so the back-fill makes few of them. Only the sentences that compete for
+the summary are embedded, and none when one sentence is left (most abstracts
+state their method once): 296 sentence runs became 57, the same summaries.
+Candidates are embedded in runs of equal token length (`embed_short`): half
+the CPU of one run each, at cosine >= 0.97 to the single-run vectors and the
+same top-5 phrases 92% of the time. Batching the candidates of a whole
+back-fill batch in one run saved 10% more but made a paper's phrases depend
+on the papers batched with it; rejected. 140 CPU-ms a paper became 41.
 """
 
 from __future__ import annotations
@@ -90,6 +100,12 @@ class Embedder(Protocol):
     name: str
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _embed_short(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of short texts: the embedder's batched path when it has one."""
+    embed = getattr(embedder, "embed_short", None) or embedder.embed_documents
+    return np.asarray(embed(texts), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -166,33 +182,46 @@ def _mmr(doc: np.ndarray, vectors: np.ndarray, k: int) -> list[int]:
     return chosen
 
 
-def choose_summary(parts: list[str], similarity: np.ndarray) -> int:
-    """The index of the summary sentence (rule in the module docstring)."""
+def summary_pool(parts: list[str]) -> list[int]:
+    """The sentences the summary is chosen from: the method sentences, else those that
+    are not background, else all (the rule in the module docstring)."""
     method = [i for i, s in enumerate(parts) if states_method(s)]
     plain = [i for i, s in enumerate(parts) if not is_background(s)]
-    pool = method or plain or list(range(len(parts)))
-    return max(pool, key=lambda i: (float(similarity[i]), -i))
+    return method or plain or list(range(len(parts)))
+
+
+def choose_summary(parts: list[str], similarity: np.ndarray) -> int:
+    """The index of the summary sentence: the pool's most similar to the paper."""
+    return max(summary_pool(parts), key=lambda i: (float(similarity[i]), -i))
 
 
 def digest(embedder: Embedder, title: str, abstract: str, doc: np.ndarray | None = None) -> Digest:
     """Key phrases and the summary sentence of one paper (`doc`: its vector, if known)."""
     parts = sentences(abstract)
     found = candidates(f"{title}. {abstract}")
-    texts = [document_text(title, abstract)] if doc is None else []
-    vectors = embedder.embed_documents(texts + parts + found) if (texts or parts or found) else None
-    if vectors is None:
-        return Digest("", [])
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if doc is None:
+    pool = summary_pool(parts) if parts else []
+    # Only the pool competes, and a pool of one needs no vector at all.
+    scored = pool if len(pool) > 1 else []
+    texts = [document_text(title, abstract)] if doc is None and (scored or found) else []
+    texts += [parts[i] for i in scored]
+    vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32) if texts else None
+    if doc is None and vectors is not None:
         doc, vectors = vectors[0], vectors[1:]
-    doc = doc / (np.linalg.norm(doc) or 1.0)
-    sentence_vectors, phrase_vectors = vectors[: len(parts)], vectors[len(parts) :]
     summary = ""
-    if parts:
-        summary = parts[choose_summary(parts, sentence_vectors @ doc)]
+    if pool:
+        choice = pool[0]
+        if scored:
+            doc = doc / (np.linalg.norm(doc) or 1.0)
+            similarity = np.zeros(len(parts), dtype=np.float32)
+            similarity[scored] = vectors @ doc
+            choice = choose_summary(parts, similarity)
+        summary = parts[choice]
         if len(summary) > MAX_SUMMARY:
             summary = summary[: MAX_SUMMARY - 1].rsplit(" ", 1)[0] + "…"
-    phrases = [found[i] for i in _mmr(doc, phrase_vectors, PHRASES)] if found else []
+    phrases: list[str] = []
+    if found:
+        doc = doc / (np.linalg.norm(doc) or 1.0)
+        phrases = [found[i] for i in _mmr(doc, _embed_short(embedder, found), PHRASES)]
     return Digest(summary, phrases)
 
 
