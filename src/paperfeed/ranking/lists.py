@@ -258,7 +258,9 @@ def author_papers(
 ) -> tuple[list[dict[str, Any]], int]:
     """An author's papers, newest first, and how many there are."""
     total = conn.execute(
-        "SELECT count(*) AS n FROM paper_authors WHERE author_id = %s", (author_id,)
+        "SELECT count(*) AS n FROM paper_authors WHERE author_id = %s"
+        " AND paper_id NOT IN (SELECT paper_id FROM hidden_papers)",
+        (author_id,),
     ).fetchone()["n"]
     rows = conn.execute(
         f"SELECT {CARD_COLUMNS} FROM papers p"  # noqa: S608 - constant SQL
@@ -275,7 +277,9 @@ def topic_papers(
 ) -> tuple[list[dict[str, Any]], int]:
     """A topic-map topic's papers, newest first, and how many it has."""
     total = conn.execute(
-        "SELECT count(*) AS n FROM paper_topics WHERE topic_id = %s", (topic_id,)
+        "SELECT count(*) AS n FROM paper_topics WHERE topic_id = %s"
+        " AND paper_id NOT IN (SELECT paper_id FROM hidden_papers)",
+        (topic_id,),
     ).fetchone()["n"]
     rows = conn.execute(
         f"SELECT {CARD_COLUMNS} FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"  # noqa: S608
