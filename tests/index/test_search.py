@@ -411,3 +411,54 @@ def test_common_words_are_read_from_the_newest_blocks_first(
     assert [m for m in matches if (m - 1) // 40 > oldest] == [
         p for p in pooled if (p - 1) // 40 > oldest
     ]
+
+
+def test_filtered_search_is_the_same_through_either_access_path(
+    embedded: Database, hasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A date filter is either selective (its papers are the candidates: exact nearest
+    neighbours, the day index may join the text index) or wide (checked on the rows
+    the text index and the HNSW graph find): the same results in the same order."""
+    from paperfeed.index import lexical
+
+    with embedded.connection() as conn:
+        middle = conn.execute(
+            "SELECT percentile_disc(0.5) WITHIN GROUP"
+            " (ORDER BY coalesce(listed_on, published_on)) AS d FROM papers"
+        ).fetchone()["d"]
+    queries = ["language models", "diffusion image generation", "reinforcement learning agents"]
+    for filters in (
+        Filters(date_from=middle),
+        Filters(date_from=middle, has_code=False),
+        Filters(date_to=middle, min_upvotes=0),
+    ):
+        runs = []
+        for prefilter in (0, 10**9):  # never selective, always selective
+            monkeypatch.setattr(search, "PREFILTER_ROWS", prefilter)
+            with embedded.transaction() as conn:
+                runs.append(
+                    [
+                        [r.id for r in search.rank(conn, hasher, q, filters, cutoff=None)]
+                        for q in queries
+                    ]
+                )
+                where, params = filters.sql()
+                analysed = lexical.analyse(
+                    conn, lexical.parse(queries[0]), lexical.TermStats().get(conn)
+                )
+                fenced = lexical.candidates(conn, analysed, where, params, 100, fence=True)
+                assert fenced == lexical.candidates(conn, analysed, where, params, 100)
+        assert runs[0] == runs[1]
+        assert any(runs[0])
+
+
+def test_a_selective_date_filter_counts_its_papers_up_to_the_threshold(
+    embedded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "PREFILTER_ROWS", 5)
+    with embedded.connection() as conn:
+        total = conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"]
+        assert search._day_rows(conn, Filters()) is None  # noqa: SLF001
+        assert search._day_rows(conn, Filters(date_from=date(1900, 1, 1))) == 5  # noqa: SLF001
+        assert search._day_rows(conn, Filters(date_to=date(1900, 1, 1))) == 0  # noqa: SLF001
+    assert total > 5

@@ -70,6 +70,12 @@ KEYWORD_BIAS = -3.42
 CUTOFF = 0.07
 # HNSW candidate list per query: at least the number of neighbours asked for.
 EF_SEARCH = 100
+# A date filter passing fewer papers than this is selective: its papers are the
+# candidates (found through the day index), the semantic list is their exact
+# nearest neighbours, and keyword search may intersect the day index with the
+# text index. A wider one ("since 2024": two thirds of the papers) is checked on
+# the rows the text index and the HNSW graph find instead (docs/search.md).
+PREFILTER_ROWS = 10_000
 SORTS = ("relevance", "date", "upvotes")
 # Organisations offered as filters with a page of results.
 ORG_FACETS = 12
@@ -239,6 +245,28 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], first_seen[item[0]], item[0]))
 
 
+def _day_rows(conn: psycopg.Connection, filters: Filters) -> int | None:
+    """Papers in the filters' date range, counted up to PREFILTER_ROWS; None without one.
+
+    An index-only range scan of papers_day_idx that stops at PREFILTER_ROWS
+    entries: at most a few milliseconds whatever the range.
+    """
+    if filters.date_from is None and filters.date_to is None:
+        return None
+    day = "coalesce(p.listed_on, p.published_on)"
+    row = conn.execute(
+        # Only constant SQL fragments are concatenated; every value is a parameter.
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM papers p WHERE {day} >= %(lo)s"  # noqa: S608
+        f" AND {day} <= %(hi)s LIMIT %(cap)s) d",
+        {
+            "lo": filters.date_from or date.min,
+            "hi": filters.date_to or date.max,
+            "cap": PREFILTER_ROWS,
+        },
+    ).fetchone()
+    return int(row["n"])
+
+
 def _dense(
     conn: psycopg.Connection,
     vector: np.ndarray,
@@ -246,8 +274,19 @@ def _dense(
     where: str,
     params: dict[str, Any],
     limit: int,
+    *,
+    exact: bool = False,
 ) -> list[int]:
-    """Nearest papers to `vector` by cosine distance among those embedded by `model`."""
+    """Nearest papers to `vector` by cosine distance among those embedded by `model`.
+
+    `exact` ranks every paper the filters pass by its distance (no HNSW graph):
+    for a selective date filter, whose few papers the day index finds, where an
+    HNSW scan would walk far through the graph to find enough that pass.
+    """
+    if exact:
+        # No index scans, so no HNSW graph; bitmap scans (of the day index) stay.
+        with lexical.planner_settings(conn, enable_indexscan="off"):
+            return _dense(conn, vector, model, where, params, limit)
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
         "WITH near AS MATERIALIZED ("  # noqa: S608
@@ -356,16 +395,28 @@ def rank(
     if analysed.must:
         where += " AND p.search @@ %(must)s::tsquery"
         params["must"] = analysed.must
+    day_rows = _day_rows(conn, filters)
+    selective = day_rows is not None and day_rows < PREFILTER_ROWS
     keyword: list[tuple[int, float]] = []
     if mode in ("hybrid", "keyword"):
-        keyword = lexical.candidates(conn, analysed, where, params, depth)
+        keyword = lexical.candidates(
+            conn, analysed, where, params, depth, fence=bool(where) and not selective
+        )
     vector = None
     if embedder is None or mode == "keyword":
         fused = keyword
     else:
         vector = embedder.embed_query(query) if query_vector is None else query_vector
         fused = _fuse(
-            conn, embedder, vector, [pid for pid, _ in keyword], where, params, mode, depth
+            conn,
+            embedder,
+            vector,
+            [pid for pid, _ in keyword],
+            where,
+            params,
+            mode,
+            depth,
+            exact=selective,
         )
     model = embedder.name if embedder is not None else None
     evidence = _evidence(conn, [pid for pid, _ in fused], analysed, vector, model)
@@ -393,18 +444,26 @@ def _fuse(
     params: dict[str, Any],
     mode: str,
     depth: int,
+    *,
+    exact: bool = False,
 ) -> list[tuple[int, float]]:
-    """The semantic list (mode semantic) or its fusion with the keyword list (hybrid)."""
+    """The semantic list (mode semantic) or its fusion with the keyword list (hybrid).
+
+    `exact`: the semantic lists rank every paper the filters pass (see `_dense`).
+    """
     _set_ann(conn, depth)
+
+    def dense(vec: np.ndarray, limit: int) -> list[int]:
+        return _dense(conn, vec, embedder.name, where, params, limit, exact=exact)
+
     if mode == "semantic":
-        dense = _dense(conn, vector, embedder.name, where, params, depth)
-        return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense)]
+        return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense(vector, depth))]
     if not FEEDBACK_DOCS:
-        return rrf([keyword_ids, _dense(conn, vector, embedder.name, where, params, depth)])
-    first = _dense(conn, vector, embedder.name, where, params, min(depth, FIRST_PASS_DEPTH))
+        return rrf([keyword_ids, dense(vector, depth)])
+    first = dense(vector, min(depth, FIRST_PASS_DEPTH))
     top = [pid for pid, _ in rrf([keyword_ids, first])[:FEEDBACK_DOCS]]
     moved = _feedback_vector(conn, vector, embedder.name, top)
-    return rrf([keyword_ids, _dense(conn, moved, embedder.name, where, params, depth)])
+    return rrf([keyword_ids, dense(moved, depth)])
 
 
 def _impute_unembedded(
