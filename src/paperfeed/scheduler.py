@@ -197,7 +197,7 @@ def embed_job(
         derive.sync(pf.db)  # authors and links of papers no import has derived yet
         with pf.db.transaction() as conn:  # HTML of comments older than the renderer
             comments.render_stale(conn)
-        if not backfill.count_pending(pf.db, pf.settings.embedding_model) and not (
+        if not backfill.has_pending(pf.db, pf.settings.embedding_model) and not (
             phrases.count_pending(pf.db)
         ):
             return {"embedded": 0, "pending": 0}

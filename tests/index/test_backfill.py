@@ -61,6 +61,8 @@ def test_unchanged_text_keeps_its_vector_when_other_fields_change(embedded: Data
 def test_model_change_reembeds_every_paper(embedded: Database) -> None:
     other = HashEmbedder(name="other-model")
     assert backfill.count_pending(embedded, "other-model") == 243
+    assert backfill.has_pending(embedded, "other-model")
+    assert not backfill.has_pending(embedded, "test-hash")
     assert backfill.embed_pending(embedded, other) == 243
     assert _embedded_by(embedded) == {"other-model": 243}
     # Search uses only vectors of the configured model.

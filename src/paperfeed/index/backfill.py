@@ -82,6 +82,21 @@ PENDING = (
 )
 
 
+def has_pending(db: Database, model: str) -> bool:
+    """Whether any paper needs a vector from `model`: the upkeep's every-tick question.
+
+    Stops at the first pending paper, so it costs index probes when nothing is
+    pending and one row when everything is (after a model switch, where
+    counting them reads the whole table: 1.3 s at 300k papers).
+    """
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM papers WHERE " + PENDING + ") AS any",  # noqa: S608
+            {"model": model},
+        ).fetchone()
+    return bool(row["any"])
+
+
 def count_pending(db: Database, model: str) -> int:
     """Papers that still need a vector from `model` (index scans only, no table scan)."""
     with db.connection() as conn:
