@@ -421,17 +421,12 @@ def candidates(
     where: str,
     params: dict[str, object],
     limit: int,
-    *,
-    fence: bool = False,
 ) -> list[tuple[int, float]]:
     """(paper id, score) of the best keyword matches, best first; `where` adds filters.
 
     The pool takes the first POOL matches in physical order before ranking, so
     at huge scale a query made only of common words ranks a sample of its
     matches; queries with a rare word (nearly all real ones) rank every match.
-
-    `fence`: the text index alone picks the rows and the filters are checked on
-    them (see `_matching`); for filters that pass a large share of the catalogue.
     """
     if analysed.match is None:
         return []
@@ -462,12 +457,13 @@ def candidates(
     # cached statistics may predate the latest import.
     blocks = _newest_first(conn, analysed.blocks) if analysed.blocks else None
     if blocks:
-        values["ids"] = _block_pool(conn, blocks, selects, where, values, fence=fence)
+        values["ids"] = _block_pool(conn, blocks, selects, where, values)
         source = "SELECT p.id, p.search FROM papers p WHERE p.id = ANY(%(ids)s)"
     else:
         source = (
-            "SELECT p.id, p.search FROM "  # noqa: S608 - constant fragments
-            + _matching(selects, where, fence)
+            "SELECT p.id, p.search FROM papers p WHERE "  # noqa: S608 - constant fragments
+            + selects
+            + where
             + " LIMIT %(pool)s"
         )
     with _sequential_scan(conn) if sequential and not blocks else nullcontext():
@@ -484,32 +480,12 @@ def candidates(
     return [(r["id"], float(r["score"])) for r in rows]
 
 
-def _matching(selects: str, where: str, fence: bool) -> str:
-    """`papers p` restricted to the rows `selects` picks and the filters `where` passes.
-
-    Fenced, the text condition is planned alone in a subquery (OFFSET 0 keeps
-    the planner from merging it) and the filters are checked on its rows as
-    they come. Unfenced, the planner may also AND the day index into the
-    bitmap, which for a filter like "since 2024" (two thirds of the papers)
-    means reading two thirds of that index per query: 240 ms at 300k papers
-    for a word in 4,600 papers, growing with the catalogue. The text index
-    alone is bounded by the word's papers; the filters then cost a check on
-    each row read, and the pool still stops at POOL rows that pass.
-    """
-    if fence and where:
-        # Only constant SQL fragments are concatenated; every value is a parameter.
-        return "(SELECT * FROM papers p WHERE " + selects + " OFFSET 0) p WHERE TRUE" + where  # noqa: S608
-    return "papers p WHERE " + selects + where
-
-
 def _block_pool(
     conn: psycopg.Connection,
     blocks: list[int],
     selects: str,
     where: str,
     values: dict[str, object],
-    *,
-    fence: bool = False,
 ) -> list[int]:
     """Ids of the newest POOL matches, read block by block through the blocks' indexes.
 
@@ -527,8 +503,10 @@ def _block_pool(
             # lo and hi are ints: the planner needs them as constants to pick the
             # block's partial index, which a parameter would hide.
             parts.append(
-                "(SELECT p.id FROM "  # noqa: S608 - constant fragments
-                + _matching(selects + f" AND p.id > {lo} AND p.id <= {hi}", where, fence)
+                "(SELECT p.id FROM papers p WHERE "  # noqa: S608 - constant fragments
+                + selects
+                + f" AND p.id > {lo} AND p.id <= {hi}"
+                + where
                 + " LIMIT %(need)s)"
             )
         rows = conn.execute(
