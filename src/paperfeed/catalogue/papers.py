@@ -55,6 +55,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import date
 from queue import Empty, Full, Queue
 from typing import Any
 
@@ -90,6 +91,16 @@ _raw_json = json.JSONEncoder(default=str).encode
 _PAPER_COLUMNS = (
     "arxiv_id, doi, title, norm_title, abstract, authors, author_count, organization,"
     " published_on, published_precision, listed_on, github_url, categories, imported_upvotes"
+)
+
+_DATE_COLUMNS = tuple(
+    index
+    for index, name in enumerate(c.strip() for c in _PAPER_COLUMNS.split(","))
+    if name in ("published_on", "listed_on")
+)
+UPDATE_PAPER = (
+    "UPDATE papers SET (" + _PAPER_COLUMNS + ", updated_at)"  # noqa: S608 - constant columns
+    " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) WHERE id = %s"
 )
 
 # Staging tables for COPY: a batch is copied in, then inserted with one statement.
@@ -134,11 +145,13 @@ class _Slot:
     paper_id: int | None
     ident: str
     original: Paper | None  # the stored version, to skip no-op updates
+    original_updated_at: Any = None  # and when it was last changed (for undo)
     sightings: list[Record] = field(default_factory=list)
     listed: bool = False  # already in the batch's slot list
 
 
-def _paper_from_row(row: dict[str, Any]) -> Paper:
+def paper_from_row(row: dict[str, Any]) -> Paper:
+    """The Paper a papers row (any query selecting its _PAPER_COLUMNS) holds."""
     return Paper(
         title=row["title"],
         abstract=row["abstract"],
@@ -187,13 +200,13 @@ class _Batch:
         # Ordered by id so that, among papers sharing a title, the oldest wins,
         # and so that two writers lock the papers they share in the same order.
         rows = conn.execute(
-            "SELECT id, ident, " + _PAPER_COLUMNS + " FROM papers"  # noqa: S608 - constant columns
+            "SELECT id, ident, updated_at, " + _PAPER_COLUMNS + " FROM papers"  # noqa: S608
             " WHERE arxiv_id = ANY(%s) OR norm_title = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
             (arxiv_ids, titles),
         ).fetchall()
         for row in rows:
-            paper = _paper_from_row(row)
-            self._index(_Slot(paper, row["id"], row["ident"], paper))
+            paper = paper_from_row(row)
+            self._index(_Slot(paper, row["id"], row["ident"], paper, row["updated_at"]))
 
     def _index(self, slot: _Slot) -> None:
         if not slot.listed:
@@ -274,9 +287,53 @@ def _write_batch(
                 " = (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) WHERE id = %s",
                 [(*_paper_values(s.paper), s.paper_id) for s in changed],
             )
+            if run_id is not None:
+                _record_revisions(cur, changed, run_id)
 
     _upsert_sightings(conn, batch.slots, run_id)
     return len(new_slots), merged
+
+
+def revision_json(paper: Paper) -> str:
+    """A paper's stored columns as JSON, the form paper_revisions keeps and compares."""
+    return json.dumps(_paper_values(paper), default=str, ensure_ascii=False)
+
+
+def revision_values(fields: list[Any]) -> tuple[Any, ...]:
+    """The column values of a revision_json list, for an UPDATE (dates parsed back)."""
+    values = list(fields)
+    for index in _DATE_COLUMNS:
+        if values[index] is not None:
+            values[index] = date.fromisoformat(values[index])
+    return tuple(values)
+
+
+def _record_revisions(cur: psycopg.Cursor, changed: list[_Slot], run_id: int) -> None:
+    """Keep each changed paper's fields before the run's first change and after its last.
+
+    Only the latest run's revision of a paper is kept: an older run's could never be
+    restored again (the paper no longer holds what that run left), and keeping one
+    per paper bounds the table by the papers, not by how often they are re-imported.
+    """
+    ids = [s.paper_id for s in changed]
+    cur.execute(
+        "DELETE FROM paper_revisions WHERE paper_id = ANY(%s) AND run_id <> %s", (ids, run_id)
+    )
+    cur.executemany(
+        "INSERT INTO paper_revisions (run_id, paper_id, before, before_updated_at, after)"
+        " VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (run_id, paper_id) DO UPDATE SET after = excluded.after",
+        [
+            (
+                run_id,
+                s.paper_id,
+                revision_json(s.original),  # type: ignore[arg-type] - changed: stored papers
+                s.original_updated_at,
+                revision_json(s.paper),
+            )
+            for s in changed
+        ],
+    )
 
 
 def _write_batch_retrying(
@@ -718,5 +775,5 @@ def iter_export(db: Database, *, chunk: int = 5_000) -> Iterator[tuple[int, Pape
         if not rows:
             return
         for row in rows:
-            yield row["id"], _paper_from_row(row), row["sources"]
+            yield row["id"], paper_from_row(row), row["sources"]
         last_id = rows[-1]["id"]

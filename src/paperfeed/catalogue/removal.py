@@ -3,8 +3,10 @@
 Undoing a run removes what it added: every sighting the run first made
 (`paper_sources.first_run`), and every paper it created that no other run has
 seen since (`papers.first_run`, with no sighting from another run left). Papers
-it merged into stay, minus its sightings; their merged fields stay as they are
-(a merge cannot be reversed without re-reading every source).
+it merged into stay, minus its sightings, and get back the fields they had
+before the run (`paper_revisions`, written by the run): only if they still hold
+what the run left and no later run has seen them — otherwise an edit or a later
+import's merge would be lost, so their fields stay and they are reported.
 
 Users' references are handled explicitly: a paper someone voted for, saved to
 a library or commented on is kept (and reported) unless `including_used`, in
@@ -16,12 +18,20 @@ into the papers being removed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg
 
-from paperfeed.catalogue.papers import INGEST_LOCK, PARTITIONS
+from paperfeed.catalogue.papers import (
+    INGEST_LOCK,
+    PARTITIONS,
+    UPDATE_PAPER,
+    paper_from_row,
+    revision_json,
+    revision_values,
+)
 from paperfeed.db import Database
 
 
@@ -42,6 +52,10 @@ class Removal:
     saved: int = 0
     comments: int = 0
     missing: list[int] = field(default_factory=list)  # ids asked for that do not exist
+    # Papers the run merged into whose earlier fields were put back, and (ids) those
+    # whose fields stay because something changed or saw them after the run.
+    restored: int = 0
+    unrestored: list[int] = field(default_factory=list)
 
 
 def _lock_partitions(conn: psycopg.Connection) -> None:
@@ -133,7 +147,12 @@ def undo_run(db: Database, run_id: int, *, including_used: bool = False) -> Remo
             ).fetchall()
         ]
         _remove_papers(conn, orphans, including_used, removal)
+        _restore_revisions(conn, run_id, removal)
         message = f"undone: removed {removal.papers} papers and {removal.sightings} sightings"
+        if removal.restored:
+            message += f"; restored the fields of {removal.restored} papers"
+        if removal.unrestored:
+            message += f"; {len(removal.unrestored)} papers changed since keep their fields"
         if removal.kept:
             message += f"; kept {len(removal.kept)} papers users voted for, saved or commented on"
         conn.execute(
@@ -142,3 +161,25 @@ def undo_run(db: Database, run_id: int, *, including_used: bool = False) -> Remo
             (message, run_id),
         )
     return removal
+
+
+def _restore_revisions(conn: psycopg.Connection, run_id: int, removal: Removal) -> None:
+    """Put back the fields run `run_id` merged into papers that stay (see the docstring)."""
+    rows = conn.execute(
+        "SELECT r.paper_id, r.before, r.before_updated_at, r.after, p.*,"
+        "  EXISTS (SELECT 1 FROM paper_sources s WHERE s.paper_id = r.paper_id"
+        "          AND s.last_seen > coalesce(run.finished_at, now())) AS seen_since"
+        " FROM paper_revisions r JOIN papers p ON p.id = r.paper_id"
+        " JOIN ingest_runs run ON run.id = r.run_id"
+        " WHERE r.run_id = %s ORDER BY r.paper_id FOR NO KEY UPDATE OF p",
+        (run_id,),
+    ).fetchall()
+    for row in rows:
+        current = json.loads(revision_json(paper_from_row(row)))
+        if row["seen_since"] or current != row["after"]:
+            removal.unrestored.append(row["paper_id"])
+            continue
+        values = revision_values(row["before"])
+        conn.execute(UPDATE_PAPER, (*values, row["before_updated_at"], row["paper_id"]))
+        removal.restored += 1
+    conn.execute("DELETE FROM paper_revisions WHERE run_id = %s", (run_id,))

@@ -31,9 +31,16 @@ def print_removal(removal: Removal) -> None:
         )
     if removal.missing:
         console.print(f"[yellow]no such paper[/] {', '.join(map(str, removal.missing))}")
+    if removal.unrestored:
+        ids = ", ".join(map(str, removal.unrestored[:20]))
+        console.print(
+            f"[yellow]kept the fields of[/] {len(removal.unrestored)} papers the run merged"
+            f" into, changed or seen by another import since ({ids})"
+        )
     typer.echo(
         f"papers={removal.papers} sightings={removal.sightings} kept={len(removal.kept)}"
         f" votes={removal.votes} saved={removal.saved} comments={removal.comments}"
+        f" restored={removal.restored} unrestored={len(removal.unrestored)}"
     )
 
 
