@@ -51,6 +51,16 @@ def test_every_real_file_and_fixture_gets_its_reader(path: Path, kind: str | Non
     assert detect.detect(path.read_bytes()[: detect.HEAD]) == kind
 
 
+def test_the_cases_are_every_real_file_and_every_fixture_of_a_format() -> None:
+    """No file escapes the test above: a new realdata folder or fixture must get a kind."""
+    covered = {path for path, _ in _cases()}
+    real = {p for p in REALDATA.rglob("*") if p.is_file() and p.name != "SOURCES.md"}
+    # Fixtures that are no import format: migration patches for the db tests.
+    fixtures = {p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix != ".patch"}
+    assert real - covered == set()
+    assert fixtures - covered == set()
+
+
 def test_gzip_is_detected_through_the_compression(tmp_path: Path) -> None:
     snapshot = next((REALDATA / "kaggle").glob("*.json"))
     packed = tmp_path / "snapshot.json.gz"
