@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -96,7 +96,7 @@ def listing_page(papers: list[dict], page_date: date = date(2025, 12, 11)) -> st
     return "\n\n".join(lines) + "\n"
 
 
-def jsonl_lines(papers: list[dict]) -> Iterator[str]:
+def jsonl_lines(papers: Iterable[dict]) -> Iterator[str]:
     """Render papers as plain JSONL lines (no provenance), one paper per line."""
     for p in papers:
         org = p["organization"]
@@ -112,7 +112,7 @@ def jsonl_lines(papers: list[dict]) -> Iterator[str]:
         )
 
 
-def kaggle_lines(papers: list[dict]) -> Iterator[str]:
+def kaggle_lines(papers: Iterable[dict]) -> Iterator[str]:
     """Render papers as Kaggle arXiv-snapshot lines (the fields of the real dataset).
 
     Ids are unique new-style arXiv ids; authors come as the LaTeX string and as
