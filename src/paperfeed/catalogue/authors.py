@@ -71,8 +71,11 @@ def clean_name(raw: str) -> str:
 
 def name_key(name: str) -> str:
     """Case-, accent- and punctuation-folded name: the identity of an author row."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if name.isascii():  # nothing to decompose (most names): skip the per-character pass
+        stripped = name
+    else:
+        decomposed = unicodedata.normalize("NFKD", name)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
 
 

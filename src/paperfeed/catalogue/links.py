@@ -60,6 +60,8 @@ _URL = re.compile(
     r"codeberg\.org|huggingface\.co)/)[^\s<>\"'`{}|\\^\[\]]+",
     re.IGNORECASE,
 )
+# Every _URL match holds one of these (lower-cased).
+_URL_MARKERS = ("://", *(f"{host}/" for host in (*CODE_HOSTS, "huggingface.co")))
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _TRAILING = ".,;:!?*"
 
@@ -89,8 +91,15 @@ def _trim(url: str) -> str:
 
 def url_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, URL with a scheme) of every URL written in `text`, in order."""
+    if not text:
+        return []
+    # Most abstracts hold no URL: substring tests are ~50x cheaper than the pattern's
+    # alternation tried at every character (a third of a Kaggle import's Python time).
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _URL_MARKERS):
+        return []
     found = []
-    for match in _URL.finditer(text or ""):
+    for match in _URL.finditer(text):
         written = _trim(match.group(0))
         url = written
         if not url.lower().startswith(("http://", "https://")):
