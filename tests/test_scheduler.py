@@ -155,3 +155,53 @@ def test_ingest_jobs_use_the_sources_and_remember_where_they_stopped(mpf) -> Non
     assert FakeArxiv.calls == [("cs", None), ("cs", date(2026, 11, 23))]
     summaries = {r["job"]: r["summary"] for r in _runs(pf)}
     assert summaries["ingest:hf_daily"] == {"read": 2, "new": 2, "rejected": 0}
+
+
+def test_a_failed_ingest_slot_is_tried_again_before_the_next_hour(mpf) -> None:
+    attempts: list[str] = []
+
+    def flaky(pf, now):
+        attempts.append(now.isoformat())
+        if len(attempts) < 3:
+            raise RuntimeError("arXiv answered 503")
+        return {"new": 1}
+
+    job = scheduler.Job("ingest:flaky", scheduler.hourly_slot([13]), flaky, retries=2)
+
+    def fail_long_ago() -> None:  # as if RETRY_AFTER had passed since the last attempt
+        with mpf.db.transaction() as conn:
+            conn.execute(
+                "UPDATE scheduler_runs SET finished_at = finished_at - interval '1 hour'"
+                " WHERE job = 'ingest:flaky'"
+            )
+
+    assert scheduler.run_job(mpf, job, NOW, "a") == "failed"
+    # Too soon after the failure: skipped, not retried at every tick.
+    assert scheduler.run_job(mpf, job, NOW, "a") == "done"
+    fail_long_ago()
+    assert scheduler.run_job(mpf, job, NOW.replace(minute=30), "b") == "failed"
+    fail_long_ago()
+    assert scheduler.run_job(mpf, job, NOW.replace(minute=50), "a") == "finished"
+    fail_long_ago()
+    # Succeeded: no further attempt in this slot; the next scheduled hour runs normally.
+    assert scheduler.run_job(mpf, job, NOW.replace(minute=55), "a") == "done"
+    assert [(r["slot"], r["status"]) for r in _runs(mpf)] == [
+        ("2026-11-23T13", "failed"),
+        ("2026-11-23T13#retry1", "failed"),
+        ("2026-11-23T13#retry2", "finished"),
+    ]
+    assert len(attempts) == 3
+
+
+def test_an_ingest_slot_is_retried_a_bounded_number_of_times(mpf) -> None:
+    def down(pf, now):
+        raise RuntimeError("source down")
+
+    job = scheduler.Job("ingest:down", scheduler.hourly_slot([13]), down, retries=1)
+    for _ in range(4):
+        scheduler.run_job(mpf, job, NOW, "a")
+        with mpf.db.transaction() as conn:
+            conn.execute("UPDATE scheduler_runs SET finished_at = finished_at - interval '1 hour'")
+    assert [r["slot"] for r in _runs(mpf)] == ["2026-11-23T13", "2026-11-23T13#retry1"]
+    # The scheduled ingest jobs do retry.
+    assert scheduler.hf_daily_job([1, 13], lambda day: []).retries == scheduler.INGEST_RETRIES

@@ -19,7 +19,10 @@ once across every instance:
 
 Every run leaves a row: running → finished (with a summary) or failed (with
 the error). A row still 'running' whose job lock is free belonged to an
-instance that died; it is marked failed when the job next runs. A missed slot
+instance that died; it is marked failed when the job next runs. A failed ingest
+slot is tried again RETRY_AFTER seconds after it failed, at most
+INGEST_RETRIES times, as slot '<slot>#retry<n>' (an arXiv or HF outage
+rarely lasts long, and the next scheduled hour may be 12 hours away). A missed slot
 (all instances down) is not replayed: the next slot catches up, since ingest
 is incremental and the digest run always looks at each subscription's latest
 due period.
@@ -52,6 +55,8 @@ UPKEEP_EVERY = 10  # minutes
 EMBED_BUDGET = 420.0  # seconds of embedding per slot: well inside UPKEEP_EVERY
 SUBMISSIONS_PER_RUN = 100
 TICK = 30.0  # seconds between looks at the clock
+INGEST_RETRIES = 2  # further attempts of a failed ingest slot
+RETRY_AFTER = 900.0  # seconds after a failed attempt before the next one
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Job:
     slot: Callable[[datetime], str | None]
     run: Callable[[Paperfeed, datetime], dict[str, Any]]
     after: tuple[Job, ...] = ()  # jobs whose current slot must be settled before this runs
+    retries: int = 0  # further attempts of a failed slot, RETRY_AFTER s apart
 
 
 def hourly_slot(hours: Iterable[int]) -> Callable[[datetime], str | None]:
@@ -114,7 +120,7 @@ def arxiv_job(set_spec: str, hours: list[int], client_factory: Callable[[], Any]
             catalogue.set_state(pf.db, arxiv.SOURCE, key, client.response_date.date().isoformat())
         return {"read": report.read, "new": report.new, "rejected": report.rejected}
 
-    return Job(f"ingest:arxiv:{set_spec}", hourly_slot(hours), run)
+    return Job(f"ingest:arxiv:{set_spec}", hourly_slot(hours), run, retries=INGEST_RETRIES)
 
 
 def hf_daily_job(hours: list[int], fetch: Callable[[date], Any]) -> Job:
@@ -133,7 +139,7 @@ def hf_daily_job(hours: list[int], fetch: Callable[[date], Any]) -> Job:
                 totals[k] += getattr(report, k)
         return totals
 
-    return Job("ingest:hf_daily", hourly_slot(hours), run)
+    return Job("ingest:hf_daily", hourly_slot(hours), run, retries=INGEST_RETRIES)
 
 
 def digest_job(runner: Callable[[Paperfeed, datetime], Any] | None = None) -> Job:
@@ -293,6 +299,8 @@ def run_job(pf: Paperfeed, job: Job, now: datetime, instance: str) -> str:
         if not got["ok"]:
             return "busy"
         try:
+            if job.retries:
+                slot = _attempt_slot(lock, job, slot)
             with pf.db.transaction() as conn:
                 # We hold the job's lock, so any 'running' row of it lost its instance.
                 conn.execute(
@@ -318,6 +326,19 @@ def run_job(pf: Paperfeed, job: Job, now: datetime, instance: str) -> str:
             return "finished"
         finally:
             lock.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (JOB_LOCK, job.name))
+
+
+def _attempt_slot(conn: Any, job: Job, slot: str) -> str:
+    """The slot to record this attempt under: a retry's own slot once the latest attempt
+    failed RETRY_AFTER seconds ago (by the database's clock) and retries are left."""
+    rows = conn.execute(
+        "SELECT status, finished_at < now() - make_interval(secs => %s) AS waited"
+        " FROM scheduler_runs WHERE job = %s AND (slot = %s OR slot LIKE %s) ORDER BY id DESC",
+        (RETRY_AFTER, job.name, slot, slot + "#retry%"),
+    ).fetchall()
+    if rows and rows[0]["status"] == "failed" and rows[0]["waited"] and len(rows) <= job.retries:
+        return f"{slot}#retry{len(rows)}"
+    return slot  # a first attempt, or one that conflicts and is skipped
 
 
 def _settled(pf: Paperfeed, job: Job, now: datetime) -> bool:

@@ -155,6 +155,29 @@ def test_security_headers_and_request_id_on_every_response(client):
     assert client.get("/", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
 
 
+def test_an_access_log_line_names_its_request_once(client):
+    import io
+    import logging
+
+    from paperfeed import logs
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(logs._Context(logging.INFO))
+    handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
+    access = logging.getLogger("paperfeed.web.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        client.get("/about", headers={"X-Request-ID": "rid-once-1"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    [line] = out.getvalue().splitlines()
+    assert '"GET /about" 200' in line and line.count("rid-once-1") == 1, line
+
+
 def test_no_inline_scripts_in_pages(client, pf):
     [pid] = add_papers(pf, paper("Some paper", DAY))
     for url in (

@@ -193,16 +193,16 @@ class WebMiddleware:
             elapsed = (time.perf_counter() - started) * 1000
             client = scope.get("client") or ("-", 0)
             query = scope.get("query_string", b"").decode("latin-1")
-            # Static files would drown the page and API lines: DEBUG only.
+            # Static files would drown the page and API lines: DEBUG only. The request
+            # id is still set here, so the formatter adds it (paperfeed.logs).
             access_log.log(
                 logging.DEBUG if path.startswith("/static/") else logging.INFO,
-                '%s "%s %s" %s %.1fms rid=%s',
+                '%s "%s %s" %s %.1fms',
                 client[0],
                 scope["method"],
                 loggable_target(path, query),
                 status["code"],
                 elapsed,
-                rid,
             )
             logs.request_id.reset(rid_token)
 
