@@ -285,6 +285,17 @@ class Settings:
         "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is"
         " believed (per-IP limits then count the real client). Empty: trust no proxy.",
     )
+    metrics: bool = _opt(
+        "PAPERFEED_METRICS",
+        _bool,
+        "Serve Prometheus metrics at /metrics (off: no such page). See docs/operations.md.",
+    )
+    metrics_token: str = _opt(
+        "PAPERFEED_METRICS_TOKEN",
+        str,
+        "When set, /metrics answers only `Authorization: Bearer <token>` (else 401).",
+        secret=True,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -388,4 +399,6 @@ DEFAULTS: dict[str, Any] = {
     "trusted_proxies": "",
     "log_format": "text",
     "verify_email": False,
+    "metrics": False,
+    "metrics_token": "",
 }

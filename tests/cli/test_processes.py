@@ -100,3 +100,46 @@ def test_worker_once_exits_non_zero_when_jobs_fail(db_url: str, tmp_path: Path) 
     assert run.returncode == 1, run.stdout + run.stderr
     assert "job(s) failed" in run.stderr
     assert "failed around its run" in run.stderr
+
+
+def test_worker_stops_on_sigterm_while_a_job_is_stuck(db_url: str, tmp_path: Path) -> None:
+    """Item 11: SIGTERM ends `worker` although its digest job cannot finish (it waits for a
+    table lock this test holds until the end); the job's transaction rolls back."""
+    env = {**os.environ, "PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_HOME": str(tmp_path)}
+    env["PAPERFEED_SECRET_KEY"] = "test-secret-key"
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperfeed.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+
+            def job_waits_for_the_lock() -> bool:
+                with psycopg.connect(db_url, autocommit=True) as conn:
+                    row = conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    ).fetchone()
+                return row[0] > 0
+
+            _until(job_waits_for_the_lock)
+            proc.send_signal(signal.SIGTERM)
+            # Still holding the lock: a worker that waited for its job would never exit.
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err[-2000:]
+        assert "abandoning jobs still running" in err
+        holder.rollback()
+    with psycopg.connect(db_url) as conn:
+        [(job, status)] = conn.execute(
+            "SELECT job, status FROM scheduler_runs WHERE job = 'digest'"
+        ).fetchall()
+    # Left 'running' by the stopped worker; the next worker to take the job marks it failed.
+    assert (job, status) == ("digest", "running")

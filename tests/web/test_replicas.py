@@ -9,6 +9,7 @@ unix socket only, the standby on TCP).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -294,3 +295,37 @@ def test_serving_from_a_standby_gives_read_only_errors(
 def _paper_on_primary(tmp_path: Path, primary: str, dbname: str) -> list[int]:
     with Paperfeed(_settings(tmp_path, make_conninfo(primary, dbname=dbname))) as pf:
         return add_papers(pf, paper("Neural radiance fields", date(2025, 12, 1)))
+
+
+def test_metrics_report_each_replicas_lag(
+    tmp_path: Path, pair: tuple[str, Standby, str], dbname: str
+) -> None:
+    """Issue 14 item 16 / issue 18: /metrics shows replica lag, which grows while replay waits."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    standby = pair[1]
+    settings = dataclasses.replace(
+        _replicated_settings(tmp_path, pair, dbname, 3600.0), metrics=True
+    )
+
+    def lag(client: TestClient) -> dict[str, float]:
+        text = client.get("/metrics").text
+        return {
+            s.labels["replica"]: s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name in ("paperfeed_replica_lag_seconds", "paperfeed_replica_up")
+            and (s.name == "paperfeed_replica_lag_seconds" or not s.value)
+        }
+
+    with Paperfeed(settings) as pf, TestClient(create_app(pf)) as client:
+        [caught_up] = lag(client).values()
+        assert caught_up == 0.0
+        standby.pause(dbname)
+        add_papers(pf, paper("Written while the replica is paused", date(2025, 12, 2)))
+        time.sleep(1.2)
+        pf.db.replicas.refresh()  # the metric shows the last check (a few seconds old at most)
+        [behind] = lag(client).values()
+        assert behind >= 1.0
+        standby.resume(dbname)
+        standby.catch_up(dbname)

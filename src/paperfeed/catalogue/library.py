@@ -32,6 +32,10 @@ class LibraryError(ValueError):
     """A library change that cannot be made (unknown paper, bad tag, duplicate folder …)."""
 
 
+class UnknownPaper(LibraryError):
+    """The paper does not exist (the API answers 404, not 400)."""
+
+
 def _paper_exists(conn: psycopg.Connection, paper_id: int) -> bool:
     return conn.execute("SELECT 1 FROM papers WHERE id = %s", (paper_id,)).fetchone() is not None
 
@@ -39,7 +43,7 @@ def _paper_exists(conn: psycopg.Connection, paper_id: int) -> bool:
 def save(conn: psycopg.Connection, user_id: int, paper_id: int, *, origin: str = "web") -> bool:
     """Save (star) a paper; True when it was not saved before. Clears "not interested"."""
     if not _paper_exists(conn, paper_id):
-        raise LibraryError(f"no paper {paper_id}")
+        raise UnknownPaper(f"no paper {paper_id}")
     row = conn.execute(
         "INSERT INTO library_items (user_id, paper_id, origin) VALUES (%s, %s, %s)"
         " ON CONFLICT DO NOTHING RETURNING paper_id",
@@ -64,7 +68,7 @@ def unsave(conn: psycopg.Connection, user_id: int, paper_id: int) -> bool:
 def not_interested(conn: psycopg.Connection, user_id: int, paper_id: int) -> bool:
     """Mark a paper "not interested" (negative feedback); True when newly marked."""
     if not _paper_exists(conn, paper_id):
-        raise LibraryError(f"no paper {paper_id}")
+        raise UnknownPaper(f"no paper {paper_id}")
     row = conn.execute(
         "INSERT INTO feedback (user_id, paper_id) VALUES (%s, %s)"
         " ON CONFLICT DO NOTHING RETURNING paper_id",

@@ -53,6 +53,8 @@ def serve(
         from paperfeed import scheduler
 
         scheduler.start_in_background(open_app())
+    if pf.settings.metrics and workers > 1:
+        _share_metrics(pf.home)
     _exit_on_sigterm()
     try:
         uvicorn.run(
@@ -70,6 +72,22 @@ def serve(
         )
     finally:
         stop.set()
+
+
+def _share_metrics(home: Any) -> None:
+    """Let the web workers sum their request metrics (prometheus_client's multiprocess mode).
+
+    Each worker writes its samples to files in this directory and a scrape,
+    whichever worker answers, reads them all. Emptied at every start: samples
+    of the previous run's workers would otherwise be counted again.
+    """
+    import os
+    import shutil
+
+    folder = home / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

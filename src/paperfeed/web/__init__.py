@@ -74,6 +74,11 @@ def create_app(pf: Paperfeed) -> FastAPI:
         web.mount("/api/docs-assets", StaticFiles(directory=swagger), name="swagger")
     for router in _routers():
         web.include_router(router)
+    if pf.settings.metrics:
+        from paperfeed.web import metrics
+
+        # Innermost middleware: by then the router has named the route template.
+        metrics.install(web, pf)
     secure = pf.settings.base_url.startswith("https://")
     if pf.settings.read_urls:
         # Inside WebMiddleware: a read redone on the primary never reaches its 500 path.

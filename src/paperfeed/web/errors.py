@@ -156,6 +156,22 @@ def _sign_in_instead(request: Request) -> bool:
     )
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path, for a 405's Allow header: the
+    router names only the first route whose path matched, so a GET and a DELETE
+    declared as two routes (as FastAPI declares them) would each hide the other."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    # Routes of included routers are reached through their contexts (FastAPI >= 0.16x).
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as GET (web/middleware.py)
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI, render_page: PageRenderer) -> None:
@@ -171,7 +187,10 @@ def install(app: FastAPI, render_page: PageRenderer) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else _REASONS.get(exc.status_code, "")
-        return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return error_response(request, exc.status_code, message, headers)
 
     @app.exception_handler(psycopg.errors.ReadOnlySqlTransaction)
     async def _read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:

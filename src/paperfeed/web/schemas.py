@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from paperfeed.model import http_url
@@ -140,8 +141,20 @@ class Me(BaseModel):
     display_name: str
 
 
+# What model.normalise_arxiv_id accepts, so the schema promises no more than the API takes.
+ARXIV_ID_PATTERN = (
+    r"^(https?://)?((www\.|export\.)?arxiv\.org/abs/|arxiv\.org/pdf/)?([aA][rR][xX][iI][vV]:)?"
+    r"([0-9]{4}\.[0-9]{4,5}|[a-z-]+(\.[A-Z]{2})?/[0-9]{7})(v[0-9]+)?(\.pdf)?$"
+)
+
+
 class SubmissionIn(BaseModel):
-    arxiv_id: str = Field(min_length=1, max_length=200, description="arXiv id or abs/pdf URL")
+    arxiv_id: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=ARXIV_ID_PATTERN,
+        description="arXiv id (2401.05566, hep-th/9901001, arXiv:…) or abs/pdf URL",
+    )
 
 
 class SubmissionOut(BaseModel):
@@ -159,3 +172,41 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# Every error status an API operation may answer with, in the one error shape: 401/403
+# (sign-in, CSRF), 404 (unknown ids), 409 (conflicts), 429 (limits) and 503 (database
+# down, load shed) included, so a client (and schemathesis) knows each of them.
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 422, 429, 503)
+}
+
+# Query parameters as forms send them: the value, or empty for unset (docs/search.md).
+# The schema says exactly that (json_schema_extra replaces the plain "string or null"),
+# so generated clients send dates as dates and numbers as numbers.
+_EMPTY = {"type": "string", "maxLength": 0}
+
+
+def form_query(schema: dict[str, Any], description: str) -> Any:
+    """Query(None) documented as `schema` or empty; the value still arrives as a string."""
+    return Query(None, description=description, json_schema_extra={"anyOf": [schema, _EMPTY]})
+
+
+def day_query(description: str) -> Any:
+    return form_query({"type": "string", "format": "date"}, description)
+
+
+def flag_query(description: str) -> Any:
+    spellings = "|".join(
+        "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word)
+        for word in ("true", "false", "yes", "no", "on", "off", "1", "0")
+    )
+    return form_query({"type": "string", "pattern": f"^({spellings})$"}, description)
+
+
+def int_query(low: int, high: int, description: str) -> Any:
+    return form_query({"type": "integer", "minimum": low, "maximum": high}, description)
+
+
+def choice_query(choices: tuple[str, ...], description: str) -> Any:
+    return form_query({"type": "string", "enum": list(choices)}, description)

@@ -17,7 +17,7 @@ from paperfeed.web.deps import csrf_protect, current_user, get_pf, parse_day, re
 from paperfeed.web.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from paperfeed.web.routes.papers import MAX_ID, arxiv_redirect
 from paperfeed.web.schemas import (
-    ErrorOut,
+    API_ERRORS,
     Me,
     OrganizationList,
     PaperDetail,
@@ -29,10 +29,10 @@ from paperfeed.web.schemas import (
     TrendingList,
     TrendingPaper,
     VoteResult,
+    day_query,
 )
 
-ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 409, 422, 429)}
-router = APIRouter(prefix="/api", responses=ERRORS)
+router = APIRouter(prefix="/api", responses=API_ERRORS)
 PAPERS = ["papers"]
 PaperId = int
 
@@ -45,7 +45,7 @@ def _check_id(paper_id: int) -> None:
 @router.get("/papers", response_model=PeriodList, tags=PAPERS)
 def list_papers(
     period: str = Query("daily", pattern="^(daily|weekly|monthly)$"),
-    date: str | None = Query(None, description="YYYY-MM-DD; default: newest day with papers"),
+    date: str | None = day_query("YYYY-MM-DD; default: newest day with papers"),
     page: int = Query(1, ge=1, le=1000),
     per_page: int = Query(50, ge=1, le=200),
     pf: Paperfeed = Depends(get_pf),

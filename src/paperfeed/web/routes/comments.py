@@ -17,8 +17,11 @@ from paperfeed.ranking import lists
 from paperfeed.web.deps import csrf_protect, current_user, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, Forbidden, NotFound, TooManyRequests, WebError
 from paperfeed.web.routes.admin import require_admin
+from paperfeed.web.schemas import API_ERRORS
 
 router = APIRouter()
+# A comment body must hold something besides white space (and NULs, which are dropped).
+SOME_TEXT = r"[^\s\x00]"
 _ERRORS: dict[int, type[WebError]] = {403: Forbidden, 404: NotFound, 429: TooManyRequests}
 MAX_ID = 2**63 - 1
 
@@ -171,7 +174,7 @@ def _json(row: dict) -> dict:
     }  # fmt: skip
 
 
-@router.get("/api/papers/{paper_id}/comments", tags=["discussion"])
+@router.get("/api/papers/{paper_id}/comments", responses=API_ERRORS, tags=["discussion"])
 def api_list(
     paper_id: int,
     sort: str = Query("top", pattern="^(top|new)$"),
@@ -187,11 +190,11 @@ def api_list(
     return {"paper_id": paper_id, "sort": sort, "comments": [c.as_dict() for c in found]}
 
 
-@router.post("/api/papers/{paper_id}/comments", status_code=201, tags=["discussion"],
-             dependencies=[Depends(csrf_protect)])  # fmt: skip
+@router.post("/api/papers/{paper_id}/comments", responses=API_ERRORS, status_code=201,
+             tags=["discussion"], dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_create(
     paper_id: int,
-    body: str = Body(..., embed=True, max_length=comments.MAX_BODY * 2),
+    body: str = Body(..., embed=True, max_length=comments.MAX_BODY, pattern=SOME_TEXT),
     parent_id: int | None = Body(None, embed=True),
     pf: Paperfeed = Depends(get_pf),
     user: User = Depends(require_user),
@@ -200,11 +203,11 @@ def api_create(
     return _json(_post(pf, user, paper_id, body, parent_id))
 
 
-@router.patch("/api/comments/{comment_id}", tags=["discussion"],
+@router.patch("/api/comments/{comment_id}", responses=API_ERRORS, tags=["discussion"],
               dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_edit(
     comment_id: int,
-    body: str = Body(..., embed=True, max_length=comments.MAX_BODY * 2),
+    body: str = Body(..., embed=True, max_length=comments.MAX_BODY, pattern=SOME_TEXT),
     pf: Paperfeed = Depends(get_pf),
     user: User = Depends(require_user),
 ) -> dict:
@@ -212,7 +215,7 @@ def api_edit(
     return _json(_act(pf, user, comment_id, "edit", body=body))
 
 
-@router.delete("/api/comments/{comment_id}", tags=["discussion"],
+@router.delete("/api/comments/{comment_id}", responses=API_ERRORS, tags=["discussion"],
                dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_delete(
     comment_id: int, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -222,7 +225,7 @@ def api_delete(
     return {"id": comment_id, "status": "deleted"}
 
 
-@router.post("/api/comments/{comment_id}/vote", tags=["discussion"],
+@router.post("/api/comments/{comment_id}/vote", responses=API_ERRORS, tags=["discussion"],
              dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_vote(
     comment_id: int, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -232,7 +235,7 @@ def api_vote(
     return {"id": comment_id, "voted": True, "score": row["score"]}
 
 
-@router.delete("/api/comments/{comment_id}/vote", tags=["discussion"],
+@router.delete("/api/comments/{comment_id}/vote", responses=API_ERRORS, tags=["discussion"],
                dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_unvote(
     comment_id: int, pf: Paperfeed = Depends(get_pf), user: User = Depends(require_user)
@@ -242,7 +245,7 @@ def api_unvote(
     return {"id": comment_id, "voted": False, "score": row["score"]}
 
 
-@router.post("/api/comments/{comment_id}/report", tags=["discussion"],
+@router.post("/api/comments/{comment_id}/report", responses=API_ERRORS, tags=["discussion"],
              dependencies=[Depends(csrf_protect)])  # fmt: skip
 def api_report(
     comment_id: int,

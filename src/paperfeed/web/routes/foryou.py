@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,6 +22,7 @@ from paperfeed.web.deps import (
     voted_ids,
 )
 from paperfeed.web.errors import BadRequest, NotFound
+from paperfeed.web.schemas import API_ERRORS
 
 router = APIRouter()
 NAV_LINKS.append(("For you", "/for-you", "foryou"))
@@ -133,10 +135,10 @@ def for_you_feed(
     )
 
 
-@router.get("/api/for-you")
+@router.get("/api/for-you", responses=API_ERRORS)
 def api_for_you(
     limit: int = Query(20, ge=1, le=100),
-    window: str = "all",
+    window: Literal["week", "month", "year", "all"] = "all",
     user: User = Depends(require_user),
     pf: Paperfeed = Depends(get_pf),
 ) -> dict:

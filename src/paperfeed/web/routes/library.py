@@ -11,6 +11,7 @@ from paperfeed.catalogue.accounts import User
 from paperfeed.web import finder
 from paperfeed.web.deps import NAV_LINKS, csrf_protect, get_pf, render, require_user
 from paperfeed.web.errors import BadRequest, NotFound
+from paperfeed.web.schemas import API_ERRORS
 from paperfeed.web.uploads import parses
 
 router = APIRouter()
@@ -28,6 +29,8 @@ def _back(next_url: str, fallback: str = "/library") -> RedirectResponse:
 def _run(action) -> object:
     try:
         return action()
+    except library.UnknownPaper as exc:
+        raise NotFound(str(exc)) from None
     except library.LibraryError as exc:
         raise BadRequest(str(exc)) from None
 
@@ -231,7 +234,7 @@ def export_search(
 # --- JSON API -------------------------------------------------------------
 
 
-@router.get("/api/library")
+@router.get("/api/library", responses=API_ERRORS)
 def api_library(user: User = Depends(require_user), pf: Paperfeed = Depends(get_pf)) -> dict:
     """The signed-in user's saved papers, newest first."""
     with pf.db.transaction() as conn:
@@ -242,7 +245,7 @@ def api_library(user: User = Depends(require_user), pf: Paperfeed = Depends(get_
     }
 
 
-@router.post("/api/library/{paper_id}", dependencies=[Depends(csrf_protect)])
+@router.post("/api/library/{paper_id}", responses=API_ERRORS, dependencies=[Depends(csrf_protect)])
 def api_save(
     paper_id: int, user: User = Depends(require_user), pf: Paperfeed = Depends(get_pf)
 ) -> JSONResponse:
@@ -252,7 +255,9 @@ def api_save(
     return JSONResponse({"paper_id": paper_id, "saved": True, "added": added})
 
 
-@router.delete("/api/library/{paper_id}", dependencies=[Depends(csrf_protect)])
+@router.delete(
+    "/api/library/{paper_id}", responses=API_ERRORS, dependencies=[Depends(csrf_protect)]
+)
 def api_unsave(
     paper_id: int, user: User = Depends(require_user), pf: Paperfeed = Depends(get_pf)
 ) -> JSONResponse:
@@ -262,7 +267,11 @@ def api_unsave(
     return JSONResponse({"paper_id": paper_id, "saved": False, "removed": removed})
 
 
-@router.post("/api/papers/{paper_id}/not-interested", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/api/papers/{paper_id}/not-interested",
+    responses=API_ERRORS,
+    dependencies=[Depends(csrf_protect)],
+)
 def api_not_interested(
     paper_id: int, user: User = Depends(require_user), pf: Paperfeed = Depends(get_pf)
 ) -> JSONResponse:

@@ -21,7 +21,16 @@ from paperfeed.web.deps import (
     voted_ids,
 )
 from paperfeed.web.errors import BadRequest
-from paperfeed.web.schemas import ErrorOut, PaperOut, SearchHit, SearchResults
+from paperfeed.web.schemas import (
+    API_ERRORS,
+    PaperOut,
+    SearchHit,
+    SearchResults,
+    choice_query,
+    day_query,
+    flag_query,
+    int_query,
+)
 
 router = APIRouter()
 MAX_QUERY = 500
@@ -101,18 +110,18 @@ def search_page(
     response_model=SearchResults,
     summary="Search papers",
     tags=["papers"],
-    responses={s: {"model": ErrorOut} for s in (400, 422)},
+    responses=API_ERRORS,
 )
 def api_search(
     q: str = Query(..., min_length=1, max_length=MAX_QUERY),
-    date_from: str | None = Query(None, description="YYYY-MM-DD, inclusive; empty = unset"),
-    date_to: str | None = Query(None, description="YYYY-MM-DD, inclusive; empty = unset"),
+    date_from: str | None = day_query("YYYY-MM-DD, inclusive; empty = unset"),
+    date_to: str | None = day_query("YYYY-MM-DD, inclusive; empty = unset"),
     organization: str | None = Query(None, description="prefix or word of the name, any case"),
-    has_code: str | None = Query(None, description="true/1/on: only papers with code"),
-    min_upvotes: str | None = Query(None, description="0-1000000; empty = unset"),
-    sort: str | None = Query(None, description="relevance (default), date or upvotes"),
-    page: str | None = Query(None, description="1-100, default 1"),
-    per_page: str | None = Query(None, description="1-100, default 20"),
+    has_code: str | None = flag_query("true/1/on: only papers with code"),
+    min_upvotes: str | None = int_query(0, 1_000_000, "empty = unset"),
+    sort: str | None = choice_query(finder.SORTS, "default relevance"),
+    page: str | None = int_query(1, 100, "default 1"),
+    per_page: str | None = int_query(1, 100, "default 20"),
     pf: Paperfeed = Depends(get_pf),
 ) -> SearchResults:
     """Search papers; snippets wrap matched words in <mark>…</mark> (escape everything else)."""

@@ -15,6 +15,7 @@ from paperfeed.app import Paperfeed
 from paperfeed.ranking import lists, topic_trends, topics
 from paperfeed.web.deps import NAV_LINKS, current_user, get_pf, render, voted_ids
 from paperfeed.web.errors import NotFound
+from paperfeed.web.schemas import API_ERRORS
 
 router = APIRouter()
 NAV_LINKS.append(("Topics", "/topics", "topics"))
@@ -179,7 +180,7 @@ def topic_page(
     )
 
 
-@router.get("/api/topics")
+@router.get("/api/topics", responses=API_ERRORS)
 def api_topics(pf: Paperfeed = Depends(get_pf)) -> dict:
     """The topic map's topics (label, top terms, size) and the rising ones."""
     with pf.db.transaction() as conn:
