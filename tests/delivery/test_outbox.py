@@ -143,3 +143,52 @@ def test_parallel_senders_attempt_each_row_once_per_pass(mpf, mailbox: Mailbox) 
     with mpf.db.connection() as conn:
         attempts = {r["attempts"] for r in conn.execute("SELECT attempts FROM digest_outbox")}
     assert attempts == {1}  # a rescheduled row is not picked up again by another sender
+
+
+def _due_now(pf) -> None:
+    with pf.db.transaction() as conn:
+        conn.execute("UPDATE digest_outbox SET next_attempt_at = now()")
+
+
+def test_a_451_after_data_is_a_plain_retry_not_an_uncertain_one(mpf, mailbox: Mailbox) -> None:
+    """Issue 14 item 20: the server answered the terminator with 451, so it holds nothing."""
+    _queue(mpf)
+
+    async def queue_full(server, session, envelope):
+        return "451 4.3.0 Queue full, try again later"
+
+    mailbox.handle_DATA = queue_full  # type: ignore[method-assign]
+    report = _deliver(mpf)
+    assert (report.retried, report.uncertain) == (1, 0)
+    row = _row(mpf)
+    assert (row["status"], row["smtp_code"]) == ("pending", 451)
+    del mailbox.handle_DATA
+    _due_now(mpf)
+    report = _deliver(mpf)
+    assert (report.sent, report.uncertain) == (1, 0)
+    row = _row(mpf)
+    assert (row["status"], row["attempts"], row["uncertain_resends"]) == ("sent", 2, 0)
+    assert len(mailbox.messages) == 1
+
+
+def test_no_reply_to_the_terminator_is_counted_as_uncertain(mpf, mailbox: Mailbox) -> None:
+    """The connection drops after the terminator: the server may hold the message."""
+    _queue(mpf)
+
+    async def accept_then_hang_up(server, session, envelope):
+        mailbox.raw.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        server.transport.close()  # no reply reaches the sender
+        return "250 OK"
+
+    mailbox.handle_DATA = accept_then_hang_up  # type: ignore[method-assign]
+    report = _deliver(mpf)
+    assert (report.retried, report.uncertain) == (1, 0)
+    assert _row(mpf)["status"] == "committing"
+    del mailbox.handle_DATA
+    _due_now(mpf)
+    report = _deliver(mpf)
+    assert (report.sent, report.uncertain) == (1, 1)
+    row = _row(mpf)
+    assert (row["status"], row["uncertain_resends"]) == ("sent", 1)
+    first, second = mailbox.raw
+    assert first[2] == second[2]  # the same message, byte for byte

@@ -15,8 +15,10 @@ The protocol for one row (each step a committed statement before the next):
 A row found 'pending' or 'sending' by a later run was never accepted by the
 server (the terminator is only written once 'committing' is durable), so it
 is sent again safely. A row found 'committing' is the one uncertain case: the
-sender died (or the connection broke) between writing the terminator and
-recording the 250, so the server may or may not hold the message. It is sent
+sender died (or the connection broke, or the reply never came) between writing
+the terminator and recording the 250, so the server may or may not hold the
+message. A 4xx reply to the terminator (451 after DATA) is a definite refusal:
+the row goes back to 'pending' and its retry is not uncertain. It is sent
 again, byte-identical (same Message-ID, Date and body), never skipped;
 `uncertain_resends` counts these. docs/delivery.md explains the choice.
 """
@@ -197,13 +199,16 @@ def send_row(conn: psycopg.Connection, mailer: Mailer, row: dict, msg, report: S
             report.failed += 1
             report.errors.append(f"{row['recipient']}: {exc}")
             return
-        # After the terminator the server may hold the message: the row stays
-        # 'committing' so that the retry is counted as uncertain.
+        # After the terminator without an answer (the connection broke, the reply
+        # timed out) the server may hold the message: the row stays 'committing' so
+        # that the retry is counted as uncertain. A 4xx answer to the terminator is
+        # the server refusing it: nothing was accepted, a plain retry.
+        uncertain = committed and exc.stage != "data-end"
         conn.execute(
             "UPDATE digest_outbox SET status = %s, next_attempt_at = now() + %s,"
             " last_error = %s, smtp_code = %s WHERE id = %s",
             (
-                "committing" if committed else "pending",
+                "committing" if uncertain else "pending",
                 backoff(row["attempts"]),
                 str(exc)[:1000],
                 exc.code,

@@ -113,7 +113,8 @@ def search_page(
     responses=API_ERRORS,
 )
 def api_search(
-    q: str = Query(..., min_length=1, max_length=MAX_QUERY),
+    # At least one letter or digit (index.search.check_query refuses a query without).
+    q: str = Query(..., min_length=1, max_length=MAX_QUERY, pattern=r"[^\W_]"),
     date_from: str | None = day_query("YYYY-MM-DD, inclusive; empty = unset"),
     date_to: str | None = day_query("YYYY-MM-DD, inclusive; empty = unset"),
     organization: str | None = Query(None, description="prefix or word of the name, any case"),
