@@ -101,6 +101,13 @@ def _hours(value: str) -> str:
     return value
 
 
+def _root_path(value: str) -> str:
+    text = value.strip()
+    if text and (not text.startswith("/") or any(c in text for c in "?#\\ ") or "//" in text):
+        raise ValueError(f"expected a path like /papers, got {value!r}")
+    return text
+
+
 def _default_home() -> str:
     return platformdirs.user_data_dir("paperfeed", appauthor=False)
 
@@ -285,6 +292,12 @@ class Settings:
         "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is"
         " believed (per-IP limits then count the real client). Empty: trust no proxy.",
     )
+    root_path: str = _opt(
+        "PAPERFEED_ROOT_PATH",
+        _root_path,
+        "Public sub-path the site is served under behind a proxy (e.g. /papers)."
+        " Empty: the path of PAPERFEED_BASE_URL; '/' for none.",
+    )
     metrics: bool = _opt(
         "PAPERFEED_METRICS",
         _bool,
@@ -331,6 +344,13 @@ class Settings:
     def read_urls(self) -> list[str]:
         """The read replicas' URLs, in the configured order."""
         return [u.strip() for u in self.read_database_urls.split(",") if u.strip()]
+
+    @property
+    def public_root(self) -> str:
+        """The sub-path pages are served under ('' at the top of the host), without the
+        trailing slash: PAPERFEED_ROOT_PATH, else the path of PAPERFEED_BASE_URL."""
+        path = self.root_path or urlsplit(self.base_url).path
+        return path.strip().rstrip("/")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -399,6 +419,7 @@ DEFAULTS: dict[str, Any] = {
     "trusted_proxies": "",
     "log_format": "text",
     "verify_email": False,
+    "root_path": "",
     "metrics": False,
     "metrics_token": "",
 }

@@ -25,6 +25,7 @@ from paperfeed.web.hashing import HashGate
 from paperfeed.web.limits import LoadShedding
 from paperfeed.web.middleware import WebMiddleware
 from paperfeed.web.read_routing import ReadRoutingMiddleware
+from paperfeed.web.root_path import RootPath
 from paperfeed.web.uploads import BibtexParses
 
 API_DESCRIPTION = """JSON API of paperfeed. Field names are stable (see docs/web.md).
@@ -94,6 +95,9 @@ def create_app(pf: Paperfeed) -> FastAPI:
     # A fresh install exports the model first (15-80 s): in the background, so the
     # first search answers by keyword at once instead of waiting for it.
     finder.prepare_in_background(pf)
+    if pf.settings.public_root:
+        # Inside gzip: page URLs are rewritten before the body is compressed.
+        web.add_middleware(RootPath, root=pf.settings.public_root)
     # Outermost: pages, JSON, feeds and static text shrink 4-8x on the wire.
     web.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=6)
     return web

@@ -5,14 +5,19 @@
   "use strict";
   var root = document.documentElement;
   root.classList.add("js");
+  // Served under a sub-path (PAPERFEED_ROOT_PATH): every URL this file makes starts with it.
+  var ROOT = root.getAttribute("data-root") || "";
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // This page's own path, without ROOT (the server adds it to every redirect).
   function here() {
-    return window.location.pathname + window.location.search;
+    var path = window.location.pathname;
+    if (ROOT && path.indexOf(ROOT) === 0) path = path.slice(ROOT.length) || "/";
+    return path + window.location.search;
   }
 
   // One JSON call to the API; 401 sends the visitor to sign in and come back.
@@ -23,7 +28,7 @@
       headers: { "X-CSRF-Token": csrfToken(), "Accept": "application/json" }
     }).then(function (response) {
       if (response.status === 401) {
-        window.location.href = "/signin?next=" + encodeURIComponent(here());
+        window.location.href = ROOT + "/signin?next=" + encodeURIComponent(here());
         return null;
       }
       return response.json().catch(function () { return null; }).then(function (body) {
@@ -81,7 +86,7 @@
     var paperId = button.getAttribute("data-paper-id");
     var voted = button.getAttribute("aria-pressed") === "true";
     button.disabled = true;
-    callApi(voted ? "DELETE" : "POST", "/api/papers/" + encodeURIComponent(paperId) + "/vote").then(function (body) {
+    callApi(voted ? "DELETE" : "POST", ROOT + "/api/papers/" + encodeURIComponent(paperId) + "/vote").then(function (body) {
       if (!body) return;
       clearError(button);
       setVoteState(paperId, body.voted, body.upvotes);
@@ -97,7 +102,7 @@
     var paperId = form.closest(".pf-actions").getAttribute("data-paper-id");
     var saved = button.getAttribute("aria-pressed") === "true";
     button.disabled = true;
-    callApi(saved ? "DELETE" : "POST", "/api/library/" + encodeURIComponent(paperId)).then(function (body) {
+    callApi(saved ? "DELETE" : "POST", ROOT + "/api/library/" + encodeURIComponent(paperId)).then(function (body) {
       if (!body) return;
       clearError(button);
       setSavedState(paperId, body.saved);
@@ -203,7 +208,7 @@
       event.preventDefault();
       if (box && box.offsetParent === null && menu) menu.classList.add("open");
       if (box) { box.focus(); box.select(); }
-      if (!box || document.activeElement !== box) window.location.href = "/search";
+      if (!box || document.activeElement !== box) window.location.href = ROOT + "/search";
     } else if (event.key === "j" || event.key === "k") {
       var list = cards();
       var at = currentCard() ? list.indexOf(currentCard()) : -1;
@@ -215,7 +220,7 @@
       var actions = actionsOf(card);
       var saveButton = actions && actions.querySelector(".save-button");
       if (saveButton) saveButton.click();
-      else if (!document.querySelector(".user-link")) window.location.href = "/signin?next=" + encodeURIComponent(here());
+      else if (!document.querySelector(".user-link")) window.location.href = ROOT + "/signin?next=" + encodeURIComponent(here());
     }
   });
 })();
