@@ -157,3 +157,25 @@ def test_the_embedding_backfill_is_bounded_per_slot(upf) -> None:
     scheduler.run_job(upf, job, later, "a")
     scheduler.run_job(upf, job, later + timedelta(minutes=scheduler.UPKEEP_EVERY), "a")
     assert backfill.count_pending(upf.db, "test") == 0 and len(embedder.texts) == 5
+
+
+def test_the_topics_job_draws_the_first_map_after_the_first_import(upf) -> None:
+    """Issue 14 item 5: a fresh install gets its topic map without `topics build`."""
+    rng = np.random.default_rng(1)
+    day = date(2026, 11, 1)
+    job = scheduler.topics_job()
+    few = add_papers(upf, [(f"Robot study {i}", day, 0) for i in range(5)])
+    set_embeddings(upf, {pid: topic_vector("robots", rng) for pid in few})
+    assert scheduler.run_job(upf, job, NOW, "a") == "finished"
+    assert _runs(upf)["topics"]["summary"] == {"assigned": 0}  # too few papers for a map
+    more = add_papers(upf, [(f"Speech study {i}", day, 0) for i in range(20)])
+    set_embeddings(upf, {pid: topic_vector("speech", rng) for pid in more})
+    assert scheduler.run_job(upf, job, NOW + timedelta(minutes=10), "a") == "finished"
+    with upf.db.connection() as conn:
+        placed = conn.execute("SELECT count(*) AS n FROM paper_topics").fetchone()["n"]
+        [latest] = conn.execute(
+            "SELECT summary FROM scheduler_runs WHERE job = 'topics' ORDER BY id DESC LIMIT 1"
+        ).fetchall()
+    assert "built" in latest["summary"] and placed == 25
+    # Later runs only place new papers on that map.
+    assert topics.build_first(upf.db, scheduler.FIRST_MAP_PAPERS) is None

@@ -55,6 +55,7 @@ UPKEEP_EVERY = 10  # minutes
 EMBED_BUDGET = 420.0  # seconds of embedding per slot: well inside UPKEEP_EVERY
 SUBMISSIONS_PER_RUN = 100
 TICK = 30.0  # seconds between looks at the clock
+FIRST_MAP_PAPERS = 20  # embedded papers before the topics job draws the first map
 INGEST_RETRIES = 2  # further attempts of a failed ingest slot
 RETRY_AFTER = 900.0  # seconds after a failed attempt before the next one
 
@@ -241,6 +242,9 @@ def topics_job(after: tuple[Job, ...] = ()) -> Job:
     def run(pf: Paperfeed, now: datetime) -> dict[str, Any]:
         from paperfeed.ranking import topics
 
+        built = topics.build_first(pf.db, FIRST_MAP_PAPERS)
+        if built is not None:  # a fresh install: the whole catalogue was placed
+            return {"built": built}
         return {"assigned": topics.assign_new(pf.db)}
 
     return Job("topics", minute_slot(UPKEEP_EVERY), run, after)

@@ -210,6 +210,21 @@ def build(db: Database, k: int | None = None, *, sample: int = SAMPLE, seed: int
     return map_id
 
 
+def build_first(db: Database, min_papers: int) -> int | None:
+    """Draw the first topic map once `min_papers` papers have vectors (the scheduler calls
+    this, so a fresh install gets its map after the first import); None while there is
+    a map already or too few papers."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM topic_maps) AS has_map, (SELECT count(*) FROM"
+            " (SELECT 1 FROM papers WHERE embedding IS NOT NULL LIMIT %s) s) AS embedded",
+            (min_papers,),
+        ).fetchone()
+    if row["has_map"] or row["embedded"] < min_papers:
+        return None
+    return build(db)
+
+
 def assign_new(db: Database) -> int:
     """Give every paper embedded since the last build its nearest topic; return how many."""
     with db.transaction() as conn:

@@ -383,12 +383,12 @@ def parse_int(value: str | None, name: str, low: int, high: int) -> int | None:
     return number
 
 
-def parse_day(value: str | None) -> date | None:
+def parse_day(value: str | None, *, clamp: bool = False) -> date | None:
     """A YYYY-MM-DD query parameter, or None when absent or empty; BadRequest when malformed.
 
-    A day before 1900 or after 2999 is read as the nearest of those years' ends: every
-    real date is a valid filter (the API schema says `format: date`), and date
-    arithmetic near year 1 or 9999 would overflow."""
+    Pages refuse a day before 1900 or after 2999 (date arithmetic near year 1 or 9999
+    would overflow). The API (`clamp`) reads it as the nearest of those years' ends
+    instead: its schema says `format: date`, so every real date is a valid value."""
     value = (value or "").strip()
     if not value:
         return None
@@ -396,4 +396,8 @@ def parse_day(value: str | None) -> date | None:
         day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest("Dates are written YYYY-MM-DD.") from None
-    return min(max(day, date(1900, 1, 1)), date(2999, 12, 31))
+    if clamp:
+        return min(max(day, date(1900, 1, 1)), date(2999, 12, 31))
+    if not 1900 <= day.year <= 2999:
+        raise BadRequest("Dates must lie between the years 1900 and 2999.")
+    return day

@@ -52,7 +52,7 @@ def list_papers(
 ) -> PeriodList:
     """Papers of a day, ISO week or month, most upvoted first."""
     with pf.db.transaction() as conn:
-        day = parse_day(date) or lists.latest_day(conn)
+        day = parse_day(date, clamp=True) or lists.latest_day(conn)
         if day is None:
             raise NotFound("The catalogue is empty.")
         span = lists.period_of(period, day)

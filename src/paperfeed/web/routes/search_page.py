@@ -46,6 +46,8 @@ def _query(
     sort: str | None,
     page: str | None,
     per_page: str | None,
+    *,
+    api: bool = False,
 ) -> finder.Query:
     """The search parameters as the page and the API take them: every one a string
     (an empty field, as a submitted form sends it, means unset), checked here."""
@@ -57,8 +59,8 @@ def _query(
         raise BadRequest("sort must be relevance, date or upvotes.")
     return finder.Query(
         q=q.strip(),
-        date_from=parse_day(date_from),
-        date_to=parse_day(date_to),
+        date_from=parse_day(date_from, clamp=api),
+        date_to=parse_day(date_to, clamp=api),
         organization=(organization or "").strip() or None,
         has_code=bool(parse_flag(has_code, "has_code")),
         min_upvotes=parse_int(min_upvotes, "min_upvotes", 0, 1_000_000),
@@ -126,7 +128,9 @@ def api_search(
     pf: Paperfeed = Depends(get_pf),
 ) -> SearchResults:
     """Search papers; snippets wrap matched words in <mark>…</mark> (escape everything else)."""
-    query = _query(q, date_from, date_to, organization, has_code, min_upvotes, sort, page, per_page)
+    query = _query(
+        q, date_from, date_to, organization, has_code, min_upvotes, sort, page, per_page, api=True
+    )
     results = finder.search(pf, query) if query.q else finder.Results()
     hits = [
         SearchHit(
