@@ -39,9 +39,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
+# Derandomised: CI draws the same examples every run, so a red run is the change's
+# doing, not a new draw. Hunting for new cases is a local run with this line removed.
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_never_answers_with_a_server_error(case):
