@@ -92,7 +92,7 @@ def test_every_seed_paper_gets_phrases_and_a_summary(db) -> None:
         text = " ".join((r["title"] + " " + r["abstract"]).lower().split())
         # A long sentence is cut at a word and ends in "…".
         assert r["summary"] and r["summary"].removesuffix("…") in " ".join(r["abstract"].split())
-        # Every word of a phrase is the paper's (TeX such as `{\\delta}` is read as `delta`).
+        # Every word of a phrase is the paper's (TeX such as `{\delta}` is read as `delta`).
         assert r["key_phrases"] and all(
             w in text for k in r["key_phrases"] for w in k.lower().split()
         )
