@@ -6,7 +6,10 @@ what the feed should do is known exactly, and no embedding model is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +62,23 @@ def add_papers(pf: Paperfeed, papers: list[Paper]) -> list[int]:
         rows = conn.execute("SELECT paper_id, external_key FROM paper_sources").fetchall()
     by_key = {r["external_key"]: r["paper_id"] for r in rows}
     return [by_key[r.external_key] for r in records]
+
+
+@contextmanager
+def local_cluster() -> Iterator[Any]:
+    """A real Dask cluster for the back-fill tests: two single-thread worker
+    processes (a worker can be killed on its own), a free scheduler port, no
+    dashboard. `distributed` is imported here so other tests never load it."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_port=0,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()

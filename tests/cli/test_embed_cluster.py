@@ -15,6 +15,7 @@ import pytest
 
 from tests.cli.test_cli import run
 from tests.conftest import SEEDS
+from tests.factories import local_cluster
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -22,19 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 @pytest.fixture
 def scheduler() -> Iterator[str]:
     """The tcp:// address of a running scheduler with two single-thread worker processes."""
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_port=0,
-    )
-    try:
+    with local_cluster() as cluster:
         yield cluster.scheduler_address
-    finally:
-        cluster.close()
 
 
 def test_embed_on_a_scheduler_by_address_embeds_every_paper(

@@ -17,6 +17,7 @@ import pytest
 
 from paperfeed.db import Database
 from paperfeed.index import distributed
+from tests.factories import local_cluster
 from tests.index.search_helpers import HashEmbedder
 
 PAPERS = 2_000
@@ -63,18 +64,10 @@ def catalogue(make_db_url) -> Iterator[Database]:
 
 @pytest.fixture
 def client() -> Iterator[object]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_port=0,
-    )
-    with Client(cluster) as c:
+    with local_cluster() as cluster, Client(cluster) as c:
         yield c
-    cluster.close()
 
 
 def test_two_workers_embed_every_paper_exactly_once_despite_a_killed_worker(
