@@ -29,11 +29,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import psycopg
+from pgvector import HalfVector
 from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +223,7 @@ def load(
         for name in ("papers_search_idx", "papers_embedding_idx", "papers_unembedded_idx", *names):
             conn.execute(f"DROP INDEX IF EXISTS {name}")
         started = time.perf_counter()
+        now = datetime.now(UTC)
         done = 0
         while done < size:
             n = min(20_000, size - done)
@@ -230,11 +232,13 @@ def load(
                 cur.copy(
                     "COPY papers (ident, title, norm_title, abstract, published_on, organization,"
                     " github_url, imported_upvotes, embedding, embedding_model, embedded_at)"
-                    " FROM STDIN"
+                    " FROM STDIN (FORMAT BINARY)"
                 ) as copy,
             ):
+                # Binary COPY: writing 384 floats per row as text took 5 of
+                # every 12 seconds of the load (measured on 20k papers).
+                copy.set_types(COPY_TYPES)
                 for title, abstract, day, org, code, up, vec in corpus.batch(done, n):
-                    vec_text = "[" + ",".join(f"{x:.5f}" for x in vec) + "]"
                     copy.write_row(
                         (
                             f"title:{done}:{title[:40]}",
@@ -245,9 +249,9 @@ def load(
                             org,
                             code,
                             up,
-                            vec_text,
+                            HalfVector(vec),
                             model,
-                            "now",
+                            now,
                         )
                     )
                     done += 1
@@ -292,6 +296,11 @@ def load(
         )
     return out
 
+
+COPY_TYPES = [
+    "text", "text", "text", "text", "date", "text", "text", "integer", "halfvec", "text",
+    "timestamptz",
+]  # fmt: skip
 
 # (ms, query) of every timed query per kind, for the --slowest report.
 SLOWEST: dict[str, list[tuple[float, str]]] = {}
