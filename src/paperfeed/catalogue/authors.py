@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -88,6 +89,10 @@ def slug_of(name: str) -> str:
     return slug_of_key(name_key(clean_name(name)))
 
 
+# Names repeat across papers (prolific authors, and every re-derived paper): an
+# import of 20,000 Kaggle papers parsed 178,000 names, spent 40% of derivation here.
+# Names are immutable, so the cache can hand the same one to every caller.
+@lru_cache(maxsize=200_000)
 def parse_name(raw: str) -> Name | None:
     """A Name, or None for empty strings and placeholders such as "et al."."""
     name = clean_name(raw)
@@ -115,15 +120,25 @@ def upsert(conn: psycopg.Connection, names: Iterable[Name]) -> dict[str, int]:
     unique = sorted(first.values(), key=lambda n: n.key)
     if not unique:
         return {}
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO authors (name, name_key, slug, surname, initials, abbreviated)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (name_key) DO NOTHING",
-            [(n.name, n.key, n.slug, n.surname, n.initials, n.abbreviated) for n in unique],
-        )
+    keys = [n.key for n in unique]
+    # One statement for the batch (arrays unnested in key order) instead of one per name.
+    conn.execute(
+        "INSERT INTO authors (name, name_key, slug, surname, initials, abbreviated)"
+        " SELECT a, b, c, d, e, f FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+        "   %s::text[], %s::boolean[]) WITH ORDINALITY AS n (a, b, c, d, e, f, nr)"
+        " ORDER BY nr ON CONFLICT (name_key) DO NOTHING",
+        (
+            [n.name for n in unique],
+            keys,
+            [n.slug for n in unique],
+            [n.surname for n in unique],
+            [n.initials for n in unique],
+            [n.abbreviated for n in unique],
+        ),
+    )
     rows = conn.execute(
         "SELECT name_key, coalesce(merged_into, id) AS id FROM authors WHERE name_key = ANY(%s)",
-        ([n.key for n in unique],),
+        (keys,),
     ).fetchall()
     return {r["name_key"]: r["id"] for r in rows}
 

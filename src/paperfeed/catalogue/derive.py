@@ -11,8 +11,12 @@ changed while its batch runs is queued again by its own transaction (the
 insert waits for the batch's lock, then finds the row gone), so nothing is
 lost; a crash leaves the queue as it was.
 
-`ingest` calls `sync` after every import; the embedding back-fill and the
-scheduler call it too, so a database upgraded from before 0006 catches up.
+An import's writers derive the papers of each batch they commit (`sync_papers`,
+in a transaction of its own right after the batch's), so the derived rows are
+written while the import goes on instead of in one pass after it. `ingest` then
+calls `sync` for whatever is left (papers a concurrent sync held, a batch whose
+derivation collided); the embedding back-fill and the scheduler call it too, so a
+database upgraded from before 0006 catches up.
 """
 
 from __future__ import annotations
@@ -52,15 +56,21 @@ def _hf_summary(raws: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
     return None
 
 
-def _sync_batch(conn: psycopg.Connection, batch: int) -> int:
-    queued = [
-        r["paper_id"]
-        for r in conn.execute(
+def _sync_batch(conn: psycopg.Connection, batch: int, only: list[int] | None = None) -> int:
+    """Derive up to `batch` queued papers (of `only`, when given); return how many."""
+    if only is None:
+        rows = conn.execute(
             "SELECT paper_id FROM paper_derive_queue ORDER BY paper_id LIMIT %s"
             " FOR UPDATE SKIP LOCKED",
             (batch,),
         ).fetchall()
-    ]
+    else:
+        rows = conn.execute(
+            "SELECT paper_id FROM paper_derive_queue WHERE paper_id = ANY(%s)"
+            " ORDER BY paper_id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (only, batch),
+        ).fetchall()
+    queued = [r["paper_id"] for r in rows]
     if not queued:
         return 0
     papers = conn.execute(
@@ -92,11 +102,11 @@ def _write_imported_summaries(
     imported, others = [], []
     for paper in papers:
         found = _hf_summary(raws[paper["id"]])
-        md5 = text_md5(paper["title"], paper["abstract"])
         if found:
+            md5 = text_md5(paper["title"], paper["abstract"])
             imported.append((paper["id"], found[0], found[1], md5))
         else:
-            others.append((paper["id"], md5))
+            others.append(paper["id"])
     with conn.cursor() as cur:
         if imported:
             cur.executemany(
@@ -108,9 +118,13 @@ def _write_imported_summaries(
             )
         if others:
             # A computed summary of an older text is dropped; the back-fill makes a new one.
-            cur.executemany(
-                "DELETE FROM paper_summaries WHERE paper_id = %s AND text_md5 <> %s",
-                others,
+            # One statement for the batch, the fingerprint taken in SQL (text_md5's twin):
+            # most papers of an import have no summary to compare.
+            cur.execute(
+                "DELETE FROM paper_summaries s USING papers p"
+                " WHERE p.id = ANY(%s) AND s.paper_id = p.id"
+                "   AND s.text_md5 <> md5(p.title || E'\\n' || p.abstract)",
+                (others,),
             )
 
 
@@ -125,6 +139,27 @@ def sync(db: Database, *, batch: int = BATCH, progress: Callable[[int], None] | 
         total += done
         if progress:
             progress(done)
+
+
+# What a derivation running beside another one (the other writer's, a scheduled
+# sync) can meet: both inserting one new author, or merging one variant.
+_COLLISIONS = (psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation)
+
+
+def sync_papers(conn: psycopg.Connection, paper_ids: list[int]) -> int:
+    """Derive those of these papers that are queued, in one transaction; return how many.
+
+    For the writers of an import, right after they committed a batch. A derivation
+    that collides with a concurrent one is rolled back and left queued: the `sync`
+    at the end of the import (or the next one) derives it, so nothing is retried here.
+    """
+    if not paper_ids:
+        return 0
+    try:
+        with conn.transaction():
+            return _sync_batch(conn, len(paper_ids), paper_ids)
+    except _COLLISIONS:
+        return 0
 
 
 def pending(db: Database) -> int:

@@ -254,8 +254,8 @@ def partition_of(paper: Paper) -> int:
 
 def _write_batch(
     conn: psycopg.Connection, records: list[Record], run_id: int | None
-) -> tuple[int, int]:
-    """Merge one batch of valid records into the catalogue; return (new, merged)."""
+) -> tuple[int, int, list[int]]:
+    """Merge one batch of valid records into the catalogue; return (new, merged, paper ids)."""
     # In ascending order, like every writer, so that writers never wait in a circle.
     for partition in sorted({partition_of(r.paper) for r in records}):
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (INGEST_LOCK, partition))
@@ -291,7 +291,7 @@ def _write_batch(
                 _record_revisions(cur, changed, run_id)
 
     _upsert_sightings(conn, batch.slots, run_id)
-    return len(new_slots), merged
+    return len(new_slots), merged, [s.paper_id for s in batch.slots]  # type: ignore[misc]
 
 
 def revision_json(paper: Paper) -> str:
@@ -338,7 +338,7 @@ def _record_revisions(cur: psycopg.Cursor, changed: list[_Slot], run_id: int) ->
 
 def _write_batch_retrying(
     conn: psycopg.Connection, records: list[Record], run_id: int | None
-) -> tuple[int, int]:
+) -> tuple[int, int, list[int]]:
     """One transaction for the batch, retried whole when it collided with another writer."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -365,8 +365,8 @@ def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int
     are reported as bad records (about 2·log2(batch) transactions for one bad record).
     """
     try:
-        new, merged = _write_batch_retrying(conn, records, run_id)
-        return _Done(len(records), new, merged)
+        new, merged, paper_ids = _write_batch_retrying(conn, records, run_id)
+        return _Done(len(records), new, merged, paper_ids=paper_ids)
     except _REFUSED as exc:
         if len(records) == 1:
             record = records[0]
@@ -382,6 +382,7 @@ def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int
         first.new + second.new,
         first.merged + second.merged,
         first.refused + second.refused,
+        first.paper_ids + second.paper_ids,
     )
 
 
@@ -438,6 +439,8 @@ class _Done:
     merged: int
     # Records the database refused (see _write_refusing).
     refused: list[BadRecord] = field(default_factory=list)
+    # The papers the batch wrote to (new, merged into or given a sighting).
+    paper_ids: list[int] = field(default_factory=list)
 
 
 def _add_progress(conn: psycopg.Connection, run_id: int | None, done: _Done) -> None:
@@ -490,6 +493,9 @@ class _Writer:
                 while (records := self.inbox.get()) is not None:
                     done = _write_refusing(conn, records, self.run_id)
                     _add_progress(conn, self.run_id, done)
+                    # The batch's authors, links and summaries now, while the importing
+                    # thread reads on (one pass after the import kept one core idle).
+                    derive.sync_papers(conn, done.paper_ids)
                     self.results.put(done)
         except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
             self.results.put(exc)

@@ -15,11 +15,41 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from paperfeed.model import DAY, YEAR, BadRecord, Item
 from paperfeed.sources.files import open_binary, read_bytes
 from paperfeed.sources.text import partial_date
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# orjson reads integers of up to 64 bits exactly and larger ones as floats (json
+# keeps them whole): a line with a run of 19+ digits is left to json. Found by
+# turning every digit into "0" and looking for 19 of them: ~40x cheaper than the
+# pattern [0-9]{19}, which Python's regex engine tries at every byte.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
+
+def load_line(line: bytes) -> tuple[Any, str | None]:
+    """One JSON line decoded, and the line itself as the JSON to store when that is safe.
+
+    orjson is ~5x faster than json on snapshot lines and strict: it refuses NaN,
+    Infinity, invalid UTF-8 and lone surrogates, all of which jsonb refuses too. A
+    line it decodes is therefore storable as written (only an escaped NUL and the
+    size remain for `model.checked`), and the second string is that line: the
+    catalogue need not encode the record again. Anything orjson refuses (or might
+    read differently: huge integers) is decoded by json exactly as before, with
+    None for the stored JSON; its errors are json's (UnicodeDecodeError,
+    ValueError, RecursionError).
+    """
+    if _LONG_DIGITS not in line.translate(_DIGITS_TO_ZERO):
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return value, line.decode("utf-8").strip()
+    return json.loads(line.decode("utf-8")), None
 
 
 class Invalid(ValueError):

@@ -47,6 +47,7 @@ from paperfeed.model import (
 )
 from paperfeed.sources import kaggle
 from paperfeed.sources.files import open_binary
+from paperfeed.sources.jsonfields import load_line
 from paperfeed.sources.text import split_author_list
 
 SOURCE = "jsonl"
@@ -178,7 +179,7 @@ def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line.decode("utf-8"))
+            obj, stored = load_line(line)
         except UnicodeDecodeError as exc:
             yield BadRecord(SOURCE, position, f"invalid UTF-8 at byte {exc.start}")
             continue
@@ -186,10 +187,10 @@ def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
             yield BadRecord(SOURCE, position, f"invalid JSON ({exc})")
             continue
         if kaggle.looks_like(obj):  # a Kaggle arXiv snapshot line: its own field names
-            yield kaggle.record(obj, position)
+            yield kaggle.record(obj, position, stored)
             continue
         try:
-            key, records = _records(obj, position)
+            key, records = _records(obj, position, stored)
         except _Invalid as exc:
             yield BadRecord(SOURCE, position, str(exc))
             continue
@@ -202,8 +203,13 @@ def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
         yield from records
 
 
-def _records(obj: Any, position: str) -> tuple[tuple[str, str] | None, list[Record]]:
+def _records(
+    obj: Any, position: str, stored: str | None = None
+) -> tuple[tuple[str, str] | None, list[Record]]:
     """The duplicate-detection key and the Records of one decoded line.
+
+    `stored` is the line's JSON text when `load_line` vouched for it: the raw record
+    of a plain line (the whole line) as it will be stored.
 
     The key is the paperfeed id of an export line, else the paper's identity (None
     when there is nothing to compare: an id-less export line, an empty title).
@@ -230,7 +236,7 @@ def _records(obj: Any, position: str) -> tuple[tuple[str, str] | None, list[Reco
     # The identity of the paper as validation will leave it (control characters dropped).
     ident = identity(paper.arxiv_id, normalise_title(clean_text(paper.title)))
     key = ("paper", repr(ident)) if ident != "title:" else None
-    return key, [Record(paper, SOURCE, ident, position, obj)]
+    return key, [Record(paper, SOURCE, ident, position, obj, raw_json=stored)]
 
 
 def _sighting(fields: dict[str, Any], entry: Any, position: str, number: int) -> Record:

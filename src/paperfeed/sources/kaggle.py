@@ -21,8 +21,9 @@ and the paper merges with its arXiv/HF sightings by arXiv id.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from datetime import UTC, date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 from paperfeed.model import BadRecord, Item, Paper, Record, normalise_arxiv_id
 from paperfeed.sources.files import open_binary
-from paperfeed.sources.jsonfields import Invalid, string
+from paperfeed.sources.jsonfields import Invalid, load_line, string
 from paperfeed.sources.text import find_github_url, is_et_al, split_author_list
 
 SOURCE = "kaggle"
@@ -66,20 +67,24 @@ def parse_lines(lines: Iterable[bytes], origin: str) -> Iterator[Item]:
             continue
         position = f"{origin}: line {number}"
         try:
-            obj = json.loads(line.decode("utf-8"))
+            obj, stored = load_line(line)
         except UnicodeDecodeError as exc:
             yield BadRecord(SOURCE, position, f"invalid UTF-8 at byte {exc.start}")
             continue
         except (ValueError, RecursionError) as exc:
             yield BadRecord(SOURCE, position, f"invalid JSON ({exc})")
             continue
-        yield record(obj, position)
+        yield record(obj, position, stored)
 
 
-def record(obj: Any, position: str) -> Item:
-    """The Record of one decoded snapshot line, or a BadRecord saying why not."""
+def record(obj: Any, position: str, stored: str | None = None) -> Item:
+    """The Record of one decoded snapshot line, or a BadRecord saying why not.
+
+    `stored` is the line's own JSON text when `jsonfields.load_line` vouched for it.
+    """
     try:
-        return Record(_paper(obj), SOURCE, _arxiv_id(obj), position, obj)
+        paper = _paper(obj)
+        return Record(paper, SOURCE, paper.arxiv_id or "", position, obj, raw_json=stored)
     except _Invalid as exc:
         return BadRecord(SOURCE, position, str(exc))
 
@@ -111,20 +116,53 @@ def _paper(obj: Any) -> Paper:
     )
 
 
+def _name(entry: list[str]) -> str:
+    """ "First Last Suffix" of an authors_parsed entry (blank parts left out)."""
+    last, first, *rest = [*entry, "", ""][: max(len(entry), 2)]
+    return " ".join(part for part in (first, last, *rest) if part.strip())
+
+
 def authors(obj: dict[str, Any]) -> list[str]:
     """Names from `authors_parsed` ([last, first, suffix] each), else from `authors`."""
     parsed = obj.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
         names = []
         for entry in parsed:
+            if type(entry) is list and len(entry) == 3:  # nearly every entry: no generic path
+                last, first, suffix = entry
+                if type(last) is str and type(first) is str and type(suffix) is str:
+                    name = " ".join([part for part in (first, last, suffix) if part.strip()])
+                    if name and not (_might_be_et_al(name) and is_et_al(name)):
+                        names.append(name)
+                    continue
             if not isinstance(entry, list) or not all(isinstance(p, str) for p in entry):
                 raise _Invalid(f"authors_parsed entry is not a list of strings: {entry!r:.60}")
-            last, first, *rest = [*entry, "", ""][: max(len(entry), 2)]
-            name = " ".join(part for part in (first, last, *rest) if part.strip())
+            name = _name(entry)
             if name.strip() and not is_et_al(name):
                 names.append(name)
         return names
     return split_author_list(string(obj, "authors"))
+
+
+def _might_be_et_al(name: str) -> bool:
+    """False when `name` surely is no "et al." / "others" (cheaper than the pattern)."""
+    lowered = name.lower()
+    return "al" in lowered or "others" in lowered
+
+
+# How arXiv writes every `created` ("Mon, 2 Apr 2007 19:18:42 GMT"): read directly,
+# ~10x cheaper than email.utils; anything else goes through email.utils.
+_CREATED = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?([0-9]{1,2}) ([A-Z][a-z]{2}) ([0-9]{4})"
+    r" (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] GMT"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
 
 
 def first_version_day(versions: Any) -> date | None:
@@ -136,6 +174,10 @@ def first_version_day(versions: Any) -> date | None:
     created = versions[0].get("created")
     if not isinstance(created, str) or not created:
         raise _Invalid("versions[0].created is missing")
+    match = _CREATED.fullmatch(created)
+    if match and match.group(2) in _MONTHS:
+        with suppress(ValueError):  # an impossible day: email.utils says why below
+            return date(int(match.group(3)), _MONTHS[match.group(2)], int(match.group(1)))
     try:
         moment = parsedate_to_datetime(created)
     except (TypeError, ValueError, IndexError, OverflowError):

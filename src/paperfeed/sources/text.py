@@ -17,7 +17,8 @@ _AUTHOR_SEPARATORS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 def find_github_url(*texts: str | None) -> str | None:
     """The first github.com repository URL in the texts, as https://github.com/owner/repo."""
     for text in texts:
-        match = _GITHUB.search(text or "")
+        # The literal first: the pattern's optional prefixes make it try every character.
+        match = _GITHUB.search(text) if text and "github.com" in text else None
         if match:
             owner, repo = match.group(1), match.group(2).rstrip(".").removesuffix(".git")
             if repo:
