@@ -413,6 +413,33 @@ def test_common_words_are_read_from_the_newest_blocks_first(
     ]
 
 
+def test_common_words_read_no_further_than_the_newest_blocks_walked(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However rare the combination of common words, the pool comes from the newest
+    WALK_BLOCKS blocks only: the walk costs the same in any catalogue."""
+    from paperfeed.index import lexical
+
+    monkeypatch.setattr(lexical, "RARE_DOCS", 0)
+    monkeypatch.setattr(lexical, "BLOCK_PAPERS", 40)
+    with seeded.connection() as conn:
+        for block in (0, 1):
+            conn.execute(f"DROP INDEX {lexical.BLOCK_INDEX}{block}")
+        top = conn.execute("SELECT max(id) AS m FROM papers").fetchone()["m"]
+    lexical.ensure_blocks(seeded.url)
+    newest = (top - 1) // 40
+    monkeypatch.setattr(lexical, "WALK_BLOCKS", 2)
+    with seeded.transaction() as conn:
+        analysed = lexical.analyse(
+            conn, lexical.parse("language models"), lexical.TermStats().get(conn)
+        )
+        everything = lexical.candidates(conn, replace(analysed, blocks=()), "", {}, 500)
+        walked = lexical.candidates(conn, analysed, "", {}, 500)
+    recent = [pid for pid, _ in everything if (pid - 1) // 40 >= newest - 1]
+    assert len(everything) > len(recent) > 0  # older matches exist, and they are left out
+    assert sorted(pid for pid, _ in walked) == sorted(recent)
+
+
 def test_filtered_search_is_the_same_through_either_access_path(
     embedded: Database, hasher, monkeypatch: pytest.MonkeyPatch
 ) -> None:

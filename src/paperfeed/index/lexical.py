@@ -72,6 +72,18 @@ DRIVING_TERMS = 2
 # block, not the catalogue, and the pool is the newest matches.
 BLOCK_PAPERS = 50_000
 BLOCK_INDEX = "papers_search_block_"
+# The walk reads at most the newest WALK_BLOCKS blocks (400,000 papers), so a
+# query of common words costs the same in any catalogue: a combination that is
+# rare as a whole ("function novel degrades dynamically": 264 papers in a
+# million) made it read every block, one statement's planning and a recheck of
+# every paper with the driving terms per block, 100-230 ms at a million papers
+# and growing with the catalogue. Reading the older papers through the
+# whole-catalogue index instead costs as much (30-60 ms at a million for the
+# benchmark's such queries: GIN intersects posting lists of up to 77% of the
+# papers, or the rows of the driving terms are rechecked), and grows too. Such
+# a query's keyword list is then its matches among the newest 400,000 papers;
+# the semantic list still covers the whole catalogue (docs/search.md).
+WALK_BLOCKS = 8
 
 # Term specificity from general English (wordfreq's Zipf scale: 7 ≈ "the", 3 ≈ once
 # per million words). A word at least as common as COMMON_ZIPF ("how", "make", "which")
@@ -457,7 +469,7 @@ def candidates(
     # cached statistics may predate the latest import.
     blocks = _newest_first(conn, analysed.blocks) if analysed.blocks else None
     if blocks:
-        values["ids"] = _block_pool(conn, blocks, selects, where, values)
+        values["ids"] = _block_pool(conn, blocks[:WALK_BLOCKS], selects, where, values)
         source = "SELECT p.id, p.search FROM papers p WHERE p.id = ANY(%(ids)s)"
     else:
         source = (
@@ -492,7 +504,8 @@ def _block_pool(
     A statement covers a run of blocks (one, then two, four, …: most queries of
     common words fill the pool from the newest block alone, rarer combinations
     take a few round trips); inside it, UNION ALL reads the blocks in order and
-    stops as soon as the pool is full.
+    stops as soon as the pool is full. The caller passes at most WALK_BLOCKS
+    blocks, so the walk's cost does not grow with the catalogue.
     """
     found: list[int] = []
     start, run = 0, 1

@@ -308,22 +308,23 @@ def _dense(
     return [r["id"] for r in rows]
 
 
-def _custom_plans(conn: psycopg.Connection) -> None:
-    """Plan every statement of this search for its own values (transaction-local).
+def _search_settings(conn: psycopg.Connection, neighbours: int | None) -> None:
+    """Planner settings of this search, transaction-local, in one round trip.
 
-    psycopg prepares a statement run five times on a connection, and PostgreSQL
-    then may switch it to a generic plan, made without the values. For search
-    the values are the plan: a generic plan of the filtered semantic list
-    (exclusions or phrases and a date filter) took 22-28 s at 300k papers,
-    where its own plan takes 0.1 s. Planning costs a few milliseconds.
+    Custom plans: psycopg prepares a statement run five times on a connection,
+    and PostgreSQL then may switch it to a generic plan, made without the
+    values. For search the values are the plan: a generic plan of the filtered
+    semantic list (exclusions or phrases and a date filter) took 22-28 s at
+    300k papers, where its own plan takes 0.1 s. Planning costs a few
+    milliseconds. With `neighbours` (an HNSW scan follows), the HNSW candidate
+    list and iterative scans, which keep filtered searches from returning too
+    few neighbours.
     """
-    conn.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
-
-
-def _set_ann(conn: psycopg.Connection, limit: int) -> None:
-    # Iterative scans keep filtered searches from returning too few neighbours.
-    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(EF_SEARCH, limit)),))
-    conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+    names, values = ["plan_cache_mode"], ["force_custom_plan"]
+    if neighbours is not None:
+        names += ["hnsw.ef_search", "hnsw.iterative_scan"]
+        values += [str(max(EF_SEARCH, neighbours)), "relaxed_order"]
+    lexical.set_local(conn, names, values)
 
 
 def _feedback_vector(
@@ -399,15 +400,18 @@ def rank(
     depth: int | None = None,
     query_vector: np.ndarray | None = None,
     cutoff: float | None = CUTOFF,
+    analysed: lexical.Analysed | None = None,
 ) -> list[Ranked]:
     """Every result best first, each with its relevance; those below `cutoff` left out.
 
-    mode is hybrid, keyword or semantic; cutoff None keeps every candidate (to measure).
+    mode is hybrid, keyword or semantic; cutoff None keeps every candidate (to
+    measure). `analysed` is `analyse_query(conn, query)` when the caller has it.
     """
     depth = depth or DEPTH
-    _custom_plans(conn)
-    parsed = lexical.parse(query)
-    analysed = lexical.analyse(conn, parsed, _TERM_STATS.get(conn))
+    semantic = embedder is not None and mode != "keyword"
+    _search_settings(conn, depth if semantic else None)
+    if analysed is None:
+        analysed = analyse_query(conn, query)
     if cutoff is not None and not any(analysed.informative):
         # Only stop words and everyday words ("the", "how to make"): nothing in the
         # query says what a paper should be about, so no paper can earn its place.
@@ -422,7 +426,7 @@ def rank(
     if mode in ("hybrid", "keyword"):
         keyword = lexical.candidates(conn, analysed, where, params, depth)
     vector = None
-    if embedder is None or mode == "keyword":
+    if not semantic:
         fused = keyword
     else:
         vector = embedder.embed_query(query) if query_vector is None else query_vector
@@ -470,7 +474,6 @@ def _fuse(
 
     `exact`: the semantic lists rank every paper the filters pass (see `_dense`).
     """
-    _set_ann(conn, depth)
 
     def dense(vec: np.ndarray, limit: int) -> list[int]:
         return _dense(conn, vec, embedder.name, where, params, limit, exact=exact)
@@ -507,6 +510,11 @@ def _impute_unembedded(
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
+def analyse_query(conn: psycopg.Connection, query: str) -> lexical.Analysed:
+    """The query parsed and analysed with this database's term statistics."""
+    return lexical.analyse(conn, lexical.parse(query), _TERM_STATS.get(conn))
+
+
 def ranked_ids(conn: psycopg.Connection, *args: Any, **kwargs: Any) -> list[tuple[int, float]]:
     """(paper id, fused score) of every relevant result, best first: `rank`'s arguments."""
     return [(r.id, r.score) for r in rank(conn, *args, **kwargs)]
@@ -531,13 +539,14 @@ def search(
     # Embed before taking a connection: the model is the slow part.
     vector = embedder.embed_query(text) if embedder is not None else None
     with db.transaction() as conn:
-        ranked = rank(conn, embedder, text, filters, query_vector=vector)
+        # Analysed once: ranking and the snippets' highlighting use the same terms.
+        analysed = analyse_query(conn, text)
+        ranked = rank(conn, embedder, text, filters, query_vector=vector, analysed=analysed)
         if sort != "relevance":
             ranked = _resort(conn, ranked, sort)
         start = (page - 1) * per_page
         window = ranked[start : start + per_page]
-        highlight = lexical.analyse(conn, lexical.parse(text), _TERM_STATS.get(conn)).highlight
-        hits = fetch_hits(conn, [r.id for r in window], highlight)
+        hits = fetch_hits(conn, [r.id for r in window], analysed.highlight)
         facets = _organizations(conn, [r.id for r in ranked])
     by_id = {r.id: r for r in window}
     for hit in hits:
@@ -592,7 +601,7 @@ def similar(
         ).fetchone()
         if me is None:
             raise SearchError(f"No paper with id {paper_id}.", status=404)
-        _custom_plans(conn)
+        _search_settings(conn, None if me["embedding"] is None else limit)
         where = f" AND p.id <> %(me)s AND p.norm_title <> %(norm_title)s AND {VISIBLE}"
         params: dict[str, Any] = {"me": paper_id, "norm_title": me["norm_title"]}
         if recent_days is not None:
@@ -610,7 +619,6 @@ def similar(
         else:
             # Identical text gives distance ~0: a copy under another id, not a neighbour.
             where += " AND (p.embedding <=> %(vec)s::halfvec) > 1e-4"
-            _set_ann(conn, limit)
             vec = np.asarray(me["embedding"].to_numpy(), dtype=np.float32)
             found = [
                 (pid, 0.0) for pid in _dense(conn, vec, me["embedding_model"], where, params, limit)
