@@ -190,8 +190,8 @@ def calibrate(
             ids = [r.id for r in ranked[: search.DEPTH]]
             evidence = search._evidence(conn, ids, analysed, vector, embedder.name)
         for pid in ids:
-            cosine, coverage = evidence[pid]
-            rows.append([cosine or 0.0, coverage])
+            found = evidence[pid]
+            rows.append([found.cosine or 0.0, found.coverage])
             labels.append(qrels[q["qid"]].get(to_eval[pid], 0) >= 1)
             owners.append((q["qid"], to_eval[pid]))
     x, y = np.array(rows), np.array(labels)

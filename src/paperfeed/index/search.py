@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, Protocol
@@ -179,6 +180,16 @@ class Ranked(NamedTuple):
     id: int
     score: float
     relevance: float
+    # Read with the evidence, for the organisation facets (no second look-up).
+    organization: str | None = None
+
+
+class Evidence(NamedTuple):
+    """What the cut-off weighs for one candidate (see `relevance`), and its organisation."""
+
+    cosine: float | None
+    coverage: float
+    organization: str | None
 
 
 # Control characters carry no meaning in a query, and PostgreSQL refuses NUL in text.
@@ -357,8 +368,8 @@ def _evidence(
     analysed: lexical.Analysed,
     vector: np.ndarray | None,
     model: str | None,
-) -> dict[int, tuple[float | None, float]]:
-    """(cosine to the query or None without a vector of `model`, keyword coverage) per id."""
+) -> dict[int, Evidence]:
+    """Per id: cosine to the query (None without a vector of `model`), keyword coverage."""
     if not ids:
         return {}
     queries = [lexical.tsquery_literal(t) for t in analysed.terms]
@@ -368,7 +379,7 @@ def _evidence(
         weights.append(bonus)
     total = max(sum(weights), analysed.weight_floor)
     rows = conn.execute(
-        "SELECT p.id,"  # noqa: S608 - constant fragments only
+        "SELECT p.id, p.organization,"  # noqa: S608 - constant fragments only
         " CASE WHEN %(vec)s::halfvec IS NOT NULL AND p.embedding IS NOT NULL"
         "      AND p.embedding_model = %(model)s"
         "      THEN 1 - (p.embedding <=> %(vec)s::halfvec) END AS cosine,"
@@ -385,7 +396,11 @@ def _evidence(
         },
     ).fetchall()
     return {
-        r["id"]: (None if r["cosine"] is None else float(r["cosine"]), float(r["matched"]) / total)
+        r["id"]: Evidence(
+            None if r["cosine"] is None else float(r["cosine"]),
+            float(r["matched"]) / total,
+            r["organization"],
+        )
         for r in rows
     }
 
@@ -449,12 +464,11 @@ def rank(
     for pid, score in fused:
         if pid not in evidence:  # deleted meanwhile
             continue
-        cosine, coverage = evidence[pid]
-        if mode == "keyword":
-            cosine = None
-        p = relevance(cosine, coverage)
+        found = evidence[pid]
+        cosine = None if mode == "keyword" else found.cosine
+        p = relevance(cosine, found.coverage)
         if cutoff is None or p >= cutoff:
-            out.append(Ranked(pid, score, p))
+            out.append(Ranked(pid, score, p, found.organization))
     return out
 
 
@@ -491,7 +505,7 @@ def _fuse(
 def _impute_unembedded(
     fused: list[tuple[int, float]],
     keyword_ids: list[int],
-    evidence: dict[int, tuple[float | None, float]],
+    evidence: dict[int, Evidence],
 ) -> list[tuple[int, float]]:
     """Fused scores in which a paper without a vector counts its keyword rank twice.
 
@@ -499,7 +513,7 @@ def _impute_unembedded(
     found by both lists; taking its semantic rank to be its keyword rank ranks
     it by its keyword score alone (an exact title query puts it first).
     """
-    unembedded = {pid for pid, (cosine, _) in evidence.items() if cosine is None}
+    unembedded = {pid for pid, found in evidence.items() if found.cosine is None}
     if not unembedded:
         return fused
     scores = dict(fused)
@@ -547,7 +561,7 @@ def search(
         start = (page - 1) * per_page
         window = ranked[start : start + per_page]
         hits = fetch_hits(conn, [r.id for r in window], analysed.highlight)
-        facets = _organizations(conn, [r.id for r in ranked])
+        facets = _organizations(ranked)
     by_id = {r.id: r for r in window}
     for hit in hits:
         hit.score = by_id[hit.id].score
@@ -557,17 +571,13 @@ def search(
     )
 
 
-def _organizations(conn: psycopg.Connection, ids: list[int]) -> list[tuple[str, int]]:
-    """The organisations of these papers with their counts, most first (at most ORG_FACETS)."""
-    if not ids:
-        return []
-    rows = conn.execute(
-        "SELECT organization AS name, count(*) AS n FROM papers"
-        " WHERE id = ANY(%s) AND organization IS NOT NULL"
-        " GROUP BY organization ORDER BY n DESC, organization LIMIT %s",
-        (ids, ORG_FACETS),
-    ).fetchall()
-    return [(r["name"], int(r["n"])) for r in rows]
+def _organizations(ranked: list[Ranked]) -> list[tuple[str, int]]:
+    """The organisations of these results with their counts, most first (at most ORG_FACETS).
+
+    Ties go by name in code-point order (PostgreSQL's C collation).
+    """
+    counts = Counter(r.organization for r in ranked if r.organization is not None)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:ORG_FACETS]
 
 
 def _resort(conn: psycopg.Connection, ranked: list[Ranked], sort: str) -> list[Ranked]:
