@@ -2,19 +2,26 @@
 
 Vectors are made by hand (three topics along three axes, plus noise) so that
 what the feed should do is known exactly, and no embedding model is loaded.
+Also `killed_at_the_hold`, which stalls a writer where it writes hidden_papers
+so a test can look at what is committed then, and after a crash right there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import psycopg
+from psycopg.rows import dict_row
 
 from paperfeed import catalogue
 from paperfeed.app import Paperfeed
+from paperfeed.catalogue.moderation import VISIBLE
 from paperfeed.model import Paper, Record
 
 DIM = 384
@@ -82,3 +89,61 @@ def local_cluster() -> Iterator[Any]:
         yield cluster
     finally:
         cluster.close()
+
+
+
+class _HeldBack:
+    """What a test sees while writes to hidden_papers wait (see `killed_at_the_hold`)."""
+
+    def __init__(self, observer: psycopg.Connection) -> None:
+        self.observer = observer
+
+    def waiter(self, timeout: float = 120) -> int:
+        """The backend waiting to write hidden_papers (its pid), once one is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = self.observer.execute(
+                "SELECT pid FROM pg_locks WHERE NOT granted"
+                " AND relation = 'hidden_papers'::regclass LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                return row["pid"]
+            time.sleep(0.02)
+        raise AssertionError("nothing tried to write hidden_papers")
+
+    def visible_titles(self) -> list[str]:
+        """The committed papers every public reader would show (moderation.VISIBLE)."""
+        rows = self.observer.execute(
+            "SELECT p.title FROM papers p WHERE " + VISIBLE + " ORDER BY p.id"  # noqa: S608
+        ).fetchall()
+        return [r["title"] for r in rows]
+
+
+def killed_at_the_hold(
+    database_url: str, action: Callable[[], None]
+) -> tuple[list[str], list[str]]:
+    """Run `action` until it waits to write hidden_papers, then kill its backend there (as a
+    crash would: its open transaction rolls back). The titles the public would see at that
+    moment, and after the crash.
+
+    No patching: a second connection holds SHARE on hidden_papers, which makes every
+    insert into it wait (readers do not), and a third one looks at what is committed.
+    """
+    worker = threading.Thread(target=action)
+    try:
+        with (
+            psycopg.connect(database_url, row_factory=dict_row) as blocker,
+            psycopg.connect(database_url, row_factory=dict_row, autocommit=True) as observer,
+            blocker.transaction(),
+        ):
+            blocker.execute("LOCK TABLE hidden_papers IN SHARE MODE")
+            held = _HeldBack(observer)
+            worker.start()
+            pid = held.waiter()
+            stalled = held.visible_titles()
+            observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            worker.join(60)
+            return stalled, held.visible_titles()
+    finally:
+        if worker.is_alive():  # a failure above released the lock: let it finish
+            worker.join(60)

@@ -366,3 +366,31 @@ def test_progress_counts_every_record_once(db: Database) -> None:
     )
     assert sum(progress) == report.read == 270
     assert (report.new, report.merged, report.rejected) == (243, 25, 2)
+
+
+def test_a_held_import_hides_the_papers_it_creates_and_only_those(db: Database) -> None:
+    """`hold` hides what the import inserts, through the parallel writers too (batches of
+    2, both partitions), and leaves a paper it merges into as it was (visible)."""
+    from paperfeed.catalogue import moderation
+
+    catalogue.ingest(db, [_record("Known before", "k0")], source="test", origin="first")
+    records = [_record(f"Held paper {i}", f"h{i}") for i in range(7)]
+    records.append(_record("Known before", "k1", abstract="A longer abstract of it."))
+    assert {catalogue.partition_of(r.paper) for r in records} == set(range(papers.PARTITIONS))
+    report = catalogue.ingest(
+        db,
+        records,
+        source="test",
+        origin="held",
+        batch_size=2,
+        hold=moderation.Hold("review", "submitted by account 1"),
+    )
+    assert (report.new, report.merged) == (7, 1)
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT p.title, hp.reason, hp.note FROM papers p"
+            " LEFT JOIN hidden_papers hp ON hp.paper_id = p.id ORDER BY p.title"
+        ).fetchall()
+    held = {r["title"]: (r["reason"], r["note"]) for r in rows}
+    assert held.pop("Known before") == (None, None)
+    assert held == {f"Held paper {i}": ("review", "submitted by account 1") for i in range(7)}

@@ -8,6 +8,7 @@ from paperfeed.catalogue import accounts
 from paperfeed.catalogue.submissions import fetch_pending
 from paperfeed.sources.arxiv import ArxivClient
 from paperfeed.sources.http import HttpResponse
+from tests.factories import killed_at_the_hold
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "arxiv"
 
@@ -72,3 +73,27 @@ def test_a_new_accounts_arxiv_submission_is_held_for_review(pf):
         assert not lists.paper_exists(conn, mine["paper_id"])
         moderation.restore(conn, [mine["paper_id"]])
         assert lists.paper_exists(conn, mine["paper_id"])
+
+
+def test_a_new_accounts_fetched_paper_is_never_committed_visible(pf):
+    """The fetch holds the paper in the transaction that creates it: stalled where it
+    writes the hold, nothing public is committed, and killed there (a crash) the paper
+    is not left public. Before, it was imported first and held in a second transaction."""
+    _submit(pf, "2401.05566")
+    body = (FIXTURES / "atom_page1.xml").read_bytes()
+    failures: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            fetch_pending(pf.db, _client(body, []), review_days=7)
+        except BaseException as exc:  # noqa: BLE001 - the crash below ends the fetch
+            failures.append(exc)
+
+    stalled, after_crash = killed_at_the_hold(pf.settings.database_url, fetch)
+    assert stalled == [] and after_crash == []
+    assert failures
+    # The submission is still pending: the next run fetches and holds it.
+    assert fetch_pending(pf.db, _client(body, []), review_days=7)["imported"] == 1
+    with pf.db.transaction() as conn:
+        (mine,) = accounts.user_submissions(conn, 1)
+    assert mine["status"] == "imported" and mine["hidden"] == "review"

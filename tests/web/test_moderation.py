@@ -17,6 +17,7 @@ from paperfeed.delivery import candidates
 from paperfeed.model import Paper, Record
 from paperfeed.ranking import lists
 from paperfeed.web import create_app
+from tests.factories import killed_at_the_hold
 from tests.web.conftest import sign_up
 
 
@@ -217,6 +218,42 @@ def test_a_new_accounts_submission_waits_for_an_admin(review_app):
         assert "awaiting review" not in submitter.get("/submit").text
         # Approved: nothing left to approve.
         assert _post(boss, f"/admin/submissions/{sub}/approve").status_code == 404
+
+
+def test_a_new_accounts_paper_is_never_committed_visible(review_app):
+    """The hold commits with the paper: stalled where it writes the hold, the submission
+    has committed nothing public, and killed there (a crash) it leaves nothing public.
+    Before, the paper was committed by the import and held by a second transaction."""
+    pf, app = review_app
+    title = "Numbat routing for mixture of experts"
+    with TestClient(app) as submitter:
+        sign_up(submitter)
+        statuses: list[int] = []
+
+        def submit() -> None:
+            r = submitter.post(
+                "/submit",
+                data={
+                    "csrf_token": submitter.csrf,
+                    "title": title,
+                    "abstract": "Numbat routing sends each token to the expert it needs.",
+                },
+            )
+            statuses.append(r.status_code)
+
+        stalled, after_crash = killed_at_the_hold(pf.settings.database_url, submit)
+        assert stalled == [] and after_crash == []
+        assert statuses == [503]  # its connection died: "try again", nothing public
+        # The crash rolled the paper back: submitted again, it is imported and held.
+        submit()
+        assert statuses[-1] == 200
+    with pf.db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT hp.reason FROM papers p LEFT JOIN hidden_papers hp"
+            " ON hp.paper_id = p.id WHERE p.title = %s",
+            (title,),
+        ).fetchall()
+    assert [r["reason"] for r in rows] == ["review"]
 
 
 def test_a_rejected_submission_is_deleted(review_app):

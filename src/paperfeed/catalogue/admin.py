@@ -63,7 +63,7 @@ def submissions(conn: psycopg.Connection, limit: int = 50) -> list[dict]:
 
 
 def held_submission_paper(conn: psycopg.Connection, submission_id: int) -> int | None:
-    """The paper of a submission that is held for review (moderation.hold_for_review)."""
+    """The paper of a submission that is held for review (moderation.review_hold)."""
     row = conn.execute(
         "SELECT s.paper_id FROM submissions s"
         " JOIN hidden_papers hp ON hp.paper_id = s.paper_id AND hp.reason = 'review'"

@@ -2,9 +2,14 @@
 
 An administrator hides a paper (reason 'hidden') from the admin papers table
 and can restore it there; a paper submitted by a new account is held (reason
-'review', see `hold_for_review`) until an administrator approves it. Either
+'review', see `review_hold`) until an administrator approves it. Either
 way the paper keeps its row, sightings, votes and library entries: restoring
 it brings everything back as it was. Deleting is `removal.delete_papers`.
+
+A held paper is hidden by the import that creates it, in the same transaction
+(`catalogue.ingest(..., hold=Hold(...))`): no committed state shows a new
+account's paper unhidden, even for the moment between two commits, and a
+process that dies mid-submission leaves either nothing or a held paper.
 
 Every reader of the public catalogue leaves hidden papers out with `VISIBLE`
 (a NOT EXISTS over `hidden_papers`, which is nearly always empty or tiny, so
@@ -19,6 +24,7 @@ of a held paper sees it marked as awaiting review.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +38,25 @@ MAX_NOTE = 500
 STATES = ("all", "visible", *REASONS)
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Hide the papers an import creates, in the transaction that inserts them
+    (`catalogue.ingest(hold=...)`); papers it only merges into keep their state."""
+
+    reason: str
+    note: str = ""
+    by_user_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Refused here, in the caller, rather than inside an import's writer.
+        _check_reason(self.reason)
+
+
+def _check_reason(reason: str) -> None:
+    if reason not in REASONS:
+        raise ValueError(f"unknown reason {reason!r}; expected one of {', '.join(REASONS)}")
+
+
 def hide(
     conn: psycopg.Connection,
     ids: Iterable[int],
@@ -41,8 +66,7 @@ def hide(
     note: str = "",
 ) -> int:
     """Take papers out of view (existing ones; already hidden ones get the new reason)."""
-    if reason not in REASONS:
-        raise ValueError(f"unknown reason {reason!r}; expected one of {', '.join(REASONS)}")
+    _check_reason(reason)
     return conn.execute(
         "INSERT INTO hidden_papers (paper_id, reason, note, hidden_by)"
         " SELECT id, %s, %s, %s FROM papers WHERE id = ANY(%s)"
@@ -104,15 +128,12 @@ def needs_review(
     return row["created_at"] > (now or datetime.now(UTC)) - timedelta(days=review_days)
 
 
-def hold_for_review(
-    conn: psycopg.Connection, paper_id: int, user_id: int, review_days: int
-) -> bool:
-    """Hold a paper this account's submission created, if the account is new (see
-    `needs_review`); whether it was held."""
+def review_hold(conn: psycopg.Connection, user_id: int, review_days: int) -> Hold | None:
+    """The hold for the papers this account's submission creates: awaiting review when
+    the account is new (see `needs_review`), else None (they are public at once)."""
     if not needs_review(conn, user_id, review_days):
-        return False
-    hide(conn, [paper_id], None, reason="review", note=f"submitted by account {user_id}")
-    return True
+        return None
+    return Hold("review", f"submitted by account {user_id}")
 
 
 def papers_table(

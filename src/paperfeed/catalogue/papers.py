@@ -3,7 +3,9 @@
 Records arrive from the sources in batches. A batch is one transaction: it
 finds the papers its records already match (arXiv id first, then normalised
 title), merges every record into its paper with `model.merge`, inserts the new
-papers and upserts one `paper_sources` row per sighting. A crash loses at most
+papers (hiding them in the same transaction when the import holds what it
+creates: `hold`, a new account's submission, catalogue/moderation.py) and
+upserts one `paper_sources` row per sighting. A crash loses at most
 the batches in flight, and re-reading the same input merges into the same rows,
 so an interrupted import finishes by simply running it again.
 
@@ -61,7 +63,7 @@ from typing import Any
 
 import psycopg
 
-from paperfeed.catalogue import derive
+from paperfeed.catalogue import derive, moderation
 from paperfeed.db import Database
 from paperfeed.model import BadRecord, Item, Paper, Record, checked, merge, printable
 
@@ -253,7 +255,10 @@ def partition_of(paper: Paper) -> int:
 
 
 def _write_batch(
-    conn: psycopg.Connection, records: list[Record], run_id: int | None
+    conn: psycopg.Connection,
+    records: list[Record],
+    run_id: int | None,
+    hold: moderation.Hold | None,
 ) -> tuple[int, int, list[int]]:
     """Merge one batch of valid records into the catalogue; return (new, merged, paper ids)."""
     # In ascending order, like every writer, so that writers never wait in a circle.
@@ -279,6 +284,10 @@ def _write_batch(
         ids = {row["ident"]: row["id"] for row in rows}
         for slot in new_slots:
             slot.paper_id = ids[slot.ident]
+        if hold is not None:
+            # In the transaction that inserts them: no committed state shows them unheld.
+            new_ids = [s.paper_id for s in new_slots if s.paper_id is not None]
+            moderation.hide(conn, new_ids, hold.by_user_id, reason=hold.reason, note=hold.note)
 
     if changed:
         with conn.cursor() as cur:
@@ -337,13 +346,16 @@ def _record_revisions(cur: psycopg.Cursor, changed: list[_Slot], run_id: int) ->
 
 
 def _write_batch_retrying(
-    conn: psycopg.Connection, records: list[Record], run_id: int | None
+    conn: psycopg.Connection,
+    records: list[Record],
+    run_id: int | None,
+    hold: moderation.Hold | None,
 ) -> tuple[int, int, list[int]]:
     """One transaction for the batch, retried whole when it collided with another writer."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.transaction():
-                return _write_batch(conn, records, run_id)
+                return _write_batch(conn, records, run_id, hold)
         except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
             # Another writer inserted a paper this batch also inserts (see the
             # module docstring): the fresh transaction will find and merge into it.
@@ -357,7 +369,12 @@ def _write_batch_retrying(
 _REFUSED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded, UnicodeEncodeError)
 
 
-def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int | None) -> _Done:
+def _write_refusing(
+    conn: psycopg.Connection,
+    records: list[Record],
+    run_id: int | None,
+    hold: moderation.Hold | None,
+) -> _Done:
     """Write a batch; if the database refuses a value validation let through, lose only it.
 
     `model.checked` rejects everything known to be refused; this is the net under it.
@@ -365,7 +382,7 @@ def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int
     are reported as bad records (about 2·log2(batch) transactions for one bad record).
     """
     try:
-        new, merged, paper_ids = _write_batch_retrying(conn, records, run_id)
+        new, merged, paper_ids = _write_batch_retrying(conn, records, run_id, hold)
         return _Done(len(records), new, merged, paper_ids=paper_ids)
     except _REFUSED as exc:
         if len(records) == 1:
@@ -375,8 +392,8 @@ def _write_refusing(conn: psycopg.Connection, records: list[Record], run_id: int
             bad = BadRecord(record.source, printable(record.position), reason)
             return _Done(1, 0, 0, [bad])
     half = len(records) // 2
-    first = _write_refusing(conn, records[:half], run_id)
-    second = _write_refusing(conn, records[half:], run_id)
+    first = _write_refusing(conn, records[:half], run_id, hold)
+    second = _write_refusing(conn, records[half:], run_id, hold)
     return _Done(
         first.records + second.records,
         first.new + second.new,
@@ -471,9 +488,11 @@ class _Writer:
         partition: int,
         results: Queue[_Done | BaseException],
         run_id: int | None,
+        hold: moderation.Hold | None,
     ):
         self.db = db
         self.run_id = run_id
+        self.hold = hold
         self.results = results
         # One batch queued while one is written: enough to keep PostgreSQL busy
         # without reading far ahead of it.
@@ -491,7 +510,7 @@ class _Writer:
             with self.db.dedicated_connection() as conn:
                 self.conn = conn
                 while (records := self.inbox.get()) is not None:
-                    done = _write_refusing(conn, records, self.run_id)
+                    done = _write_refusing(conn, records, self.run_id, self.hold)
                     _add_progress(conn, self.run_id, done)
                     # The batch's authors, links and summaries now, while the importing
                     # thread reads on (one pass after the import kept one core idle).
@@ -536,9 +555,11 @@ class _Import:
         report: IngestReport,
         batch_size: int,
         progress: Callable[[int], None] | None,
+        hold: moderation.Hold | None,
     ) -> None:
         self.db = db
         self.report = report
+        self.hold = hold
         self.batch_size = batch_size
         self.progress = progress
         self.unreported_bad = 0  # rejected records not yet passed to `progress`
@@ -559,7 +580,8 @@ class _Import:
         if len(self.first) > self.batch_size:
             first, self.first = self.first, None
             self.writers = [
-                _Writer(self.db, p, self.results, self.report.run_id) for p in range(PARTITIONS)
+                _Writer(self.db, p, self.results, self.report.run_id, self.hold)
+                for p in range(PARTITIONS)
             ]
             for buffered in first:
                 self._route(buffered)
@@ -600,7 +622,8 @@ class _Import:
         if self.first is not None:
             if self.first:
                 with self.db.connection() as conn:
-                    self._count(_write_refusing(conn, self.first, self.report.run_id))
+                    done = _write_refusing(conn, self.first, self.report.run_id, self.hold)
+                    self._count(done)
         else:
             for writer, records in zip(self.writers, self.pending, strict=True):
                 if records:
@@ -628,6 +651,7 @@ def ingest(
     origin: str,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    hold: moderation.Hold | None = None,
 ) -> IngestReport:
     """Import records from one source run, batch by batch, and record the run.
 
@@ -636,12 +660,14 @@ def ingest(
     `progress` is called with the number of records (good or bad) each batch handled.
     A failing batch (e.g. the database went away) marks the run failed and re-raises;
     the batches committed before it stay and a re-run merges over them.
+    With `hold`, every paper the import creates is hidden in the batch transaction
+    that inserts it (a new account's submission: moderation.review_hold).
     """
     report = IngestReport(source=source, origin=origin)
     with db.connection() as owner:
         _start_run(owner, report)
         try:
-            run = _Import(db, report, batch_size, progress)
+            run = _Import(db, report, batch_size, progress, hold)
             try:
                 for item in checked(items):
                     if isinstance(item, BadRecord):

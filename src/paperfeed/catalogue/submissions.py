@@ -22,7 +22,9 @@ def fetch_pending(
 
     A paper the submission brought in (not one already here) is held for an admin's
     review when the submitter's account is younger than `review_days` days
-    (PAPERFEED_REVIEW_NEW_SUBMISSIONS; moderation.hold_for_review).
+    (PAPERFEED_REVIEW_NEW_SUBMISSIONS; moderation.review_hold), in the transaction that
+    creates it: a crash between the import and the bookkeeping leaves it held, and the
+    submission pending for the next run.
     """
     from paperfeed.sources import SourceUnavailable, arxiv
 
@@ -39,12 +41,15 @@ def fetch_pending(
             ]
         except SourceUnavailable:
             continue  # arXiv is down: the submission stays pending for the next run
-        created = False
         if found:
-            report = papers.ingest(
-                db, found[:1], source=arxiv.SOURCE, origin=f"submission {sub['id']}"
+            # Held in the transaction that creates the paper (see moderation.Hold).
+            hold = None
+            if sub["user_id"] is not None:
+                with db.transaction() as conn:
+                    hold = moderation.review_hold(conn, sub["user_id"], review_days)
+            papers.ingest(
+                db, found[:1], source=arxiv.SOURCE, origin=f"submission {sub['id']}", hold=hold
             )
-            created = bool(report.new)
         with db.transaction() as conn:
             paper_id = papers.paper_id_for_arxiv(conn, wanted)
             if paper_id is None:
@@ -52,7 +57,5 @@ def fetch_pending(
                 counts["failed"] += 1
             else:
                 accounts.finish_submission(conn, sub["id"], "imported", paper_id)
-                if created and sub["user_id"] is not None:
-                    moderation.hold_for_review(conn, paper_id, sub["user_id"], review_days)
                 counts["imported"] += 1
     return counts

@@ -127,6 +127,7 @@ def _import_form(
     link = None if link == "#" else link
     with pf.db.transaction() as conn:
         row = accounts.record_form_submission(conn, user.id, title, abstract, names, link)
+        hold = moderation.review_hold(conn, user.id, pf.settings.review_new_submissions)
     paper = Paper(
         title=title,
         abstract=abstract,
@@ -135,14 +136,14 @@ def _import_form(
         github_url=link if link and "github.com/" in link else None,
     )
     record = Record(paper, SOURCE, f"submission:{row['id']}", f"submission {row['id']}")
-    report = catalogue.ingest(pf.db, [record], source=SOURCE, origin=f"user {user.id}")
+    # The hold commits with the paper, never after it: no moment in which it is public.
+    report = catalogue.ingest(
+        pf.db, [record], source=SOURCE, origin=f"user {user.id}", hold=hold
+    )
     with pf.db.transaction() as conn:
         if report.errors:
             accounts.finish_submission(conn, row["id"], "failed", None, report.errors[0].reason)
             raise accounts.AccountError(f"This paper could not be added: {report.errors[0].reason}")
         paper_id = catalogue.paper_id_for_sighting(conn, SOURCE, record.external_key)
         accounts.finish_submission(conn, row["id"], "imported", paper_id)
-        held = bool(report.new) and moderation.hold_for_review(
-            conn, paper_id, user.id, pf.settings.review_new_submissions
-        )
-    return paper_id, held
+    return paper_id, hold is not None and bool(report.new)
