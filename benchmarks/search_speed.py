@@ -359,8 +359,9 @@ def measure(
             kinds[f"{kind} (vocab)"] = (fns[kind], list(vocabulary))
     kinds = {k: v for k, v in kinds.items() if only is None or k in only}
     with db.connection() as conn:
-        top = conn.execute("SELECT max(id) FROM papers").fetchone()["max"]
-    ids = random.Random(3).sample(range(1, top + 1), similar_n)
+        # A reload after TRUNCATE keeps the id sequence: ids start past 1.
+        low, top = conn.execute("SELECT min(id), max(id) FROM papers").fetchone().values()
+    ids = random.Random(3).sample(range(low, top + 1), similar_n)
     results = {}
     for kind, (fn, kind_queries) in kinds.items():
         for q in kind_queries:
