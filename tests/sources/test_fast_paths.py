@@ -20,7 +20,7 @@ from paperfeed.db import Database
 from paperfeed.model import InvalidPaper, Paper, clean_text, validate
 from paperfeed.sources import jsonl, kaggle
 from paperfeed.sources.jsonfields import load_line
-from paperfeed.sources.text import is_et_al
+from paperfeed.sources.text import _ET_AL, is_et_al
 from tests.sources.realdata import files, split
 
 SNAPSHOT = files("kaggle", "*.json")[0]
@@ -116,3 +116,15 @@ def test_authors_parsed_names_match_the_general_rule() -> None:
         assert list(record.paper.authors) == expected
         checked += len(expected)
     assert checked > 500
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["et al.", "Et Al", "et. al.", " et  al ", "OTHERS", "other\u017f", "Alice", "Al", "et al. x"],
+)
+def test_et_al_shortcut_agrees_with_its_pattern(name: str) -> None:
+    # The substring test in front of the pattern must never change its answer,
+    # including for the long s (U+017F), which IGNORECASE matches as "s".
+    assert is_et_al(name) == (_ET_AL.fullmatch(name.strip()) is not None)
+    entry = {"authors_parsed": [["", name, ""], ["Lovelace", "Ada"]]}
+    assert kaggle.authors(entry) == [n for n in (name.strip(), "Ada Lovelace") if not is_et_al(n)]

@@ -132,7 +132,7 @@ def authors(obj: dict[str, Any]) -> list[str]:
                 last, first, suffix = entry
                 if type(last) is str and type(first) is str and type(suffix) is str:
                     name = " ".join([part for part in (first, last, suffix) if part.strip()])
-                    if name and not (_might_be_et_al(name) and is_et_al(name)):
+                    if name and not is_et_al(name):
                         names.append(name)
                     continue
             if not isinstance(entry, list) or not all(isinstance(p, str) for p in entry):
@@ -142,12 +142,6 @@ def authors(obj: dict[str, Any]) -> list[str]:
                 names.append(name)
         return names
     return split_author_list(string(obj, "authors"))
-
-
-def _might_be_et_al(name: str) -> bool:
-    """False when `name` surely is no "et al." / "others" (cheaper than the pattern)."""
-    lowered = name.lower()
-    return "al" in lowered or "others" in lowered
 
 
 # How arXiv writes every `created` ("Mon, 2 Apr 2007 19:18:42 GMT"): read directly,
