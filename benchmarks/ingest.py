@@ -15,6 +15,18 @@ the next run (on 2 cores that cost the 100k JSONL import 20%).
 Wall time depends on what else the machine runs; "cpu s" (this process plus
 every PostgreSQL process of the benchmark's own server, Linux only) moves much
 less with load, so compare variants by it on a shared machine.
+
+    python benchmarks/ingest.py --floor [--sizes 100000] [--formats jsonl,kaggle]
+
+measures the least CPU any import of those files must spend, whatever the
+catalogue code does: the reader's parse and validation (into a list), a COPY of
+each paper's title, abstract, organisation and authors into an unindexed table
+("copy"), the same COPY into a table whose one extra column is the generated
+full-text vector of `papers.search` (its extra cost is "vector"), and one GIN
+index built over that from scratch (cheaper than the per-row inserts an import
+into a live catalogue makes). No merge lookups, provenance, author rows,
+queues, btree indexes or the second GIN. "ceiling papers/s" is what that floor allows on
+this machine's cores if both were busy all the time: papers / (cpu s / cores).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -35,7 +48,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.synthetic import Generator, jsonl_lines, kaggle_lines, listing_page  # noqa: E402
 from paperfeed import catalogue  # noqa: E402
 from paperfeed.db import Database  # noqa: E402
+from paperfeed.model import BadRecord, Item, Paper, checked  # noqa: E402
 from paperfeed.sources import jsonl, kaggle, listing  # noqa: E402
+
+# The expression of the generated `papers.search` column, as the migrated database holds it:
+# the floor's table computes exactly what the catalogue does.
+_SEARCH_EXPRESSION = """
+SELECT pg_get_expr(d.adbin, d.adrelid) AS expression
+FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = 'papers'::regclass AND a.attname = 'search'"""
 
 
 def fresh_database(server_uri: str, name: str) -> Database:
@@ -82,16 +103,84 @@ def server_cpu(pgdata: Path) -> float:
     return total / tick
 
 
+def read_items(fmt: str, path: Path) -> Iterable[Item]:
+    if fmt == "listing":
+        return listing.parse(path.read_bytes(), str(path), 2025)
+    if fmt == "kaggle":  # streamed from disk, as `paperfeed ingest kaggle` reads a 4 GB dump
+        return kaggle.read(path, origin=str(path))
+    return jsonl.parse(path.read_bytes(), str(path))
+
+
 def timed_import(db: Database, fmt: str, path: Path) -> tuple[float, catalogue.IngestReport]:
     start = time.perf_counter()
-    if fmt == "listing":
-        items = listing.parse(path.read_bytes(), str(path), 2025)
-    elif fmt == "kaggle":  # streamed from disk, as `paperfeed ingest kaggle` reads a 4 GB dump
-        items = kaggle.read(path, origin=str(path))
-    else:
-        items = jsonl.parse(path.read_bytes(), str(path))
-    report = catalogue.ingest(db, items, source=fmt, origin=path.name)
+    report = catalogue.ingest(db, read_items(fmt, path), source=fmt, origin=path.name)
     return time.perf_counter() - start, report
+
+
+def cpu_now(pgdata: Path) -> float:
+    """CPU seconds of this process and of the benchmark's server so far."""
+    return time.process_time() + server_cpu(pgdata)
+
+
+def copy_cpu(conn: psycopg.Connection, pgdata: Path, table: str, papers: list[Paper]) -> float:
+    """CPU seconds (client and server) of one COPY of the papers into a floor table."""
+    start = cpu_now(pgdata)
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            f"COPY {table} (title, abstract, organization, authors) FROM STDIN"  # noqa: S608 - ours
+        ) as copy,
+    ):
+        for paper in papers:
+            copy.write_row((paper.title, paper.abstract, paper.organization, list(paper.authors)))
+    conn.commit()
+    return cpu_now(pgdata) - start
+
+
+def floor(db: Database, pgdata: Path, fmt: str, path: Path, size: int) -> tuple[float, ...]:
+    """CPU seconds of the stages every import pays (see the module docstring)."""
+    start = time.process_time()
+    papers = []
+    for item in checked(read_items(fmt, path)):
+        assert not isinstance(item, BadRecord), item
+        papers.append(item.paper)
+    parse = time.process_time() - start
+    assert len(papers) == size
+
+    with db.connection() as conn:
+        expression = conn.execute(_SEARCH_EXPRESSION).fetchone()["expression"]
+        conn.execute(
+            "CREATE TABLE floor_papers (title text, abstract text, organization text,"
+            f" authors text[], search tsvector GENERATED ALWAYS AS ({expression}) STORED)"
+        )
+        # The same columns without the full-text one: what the COPY itself costs.
+        conn.execute(
+            "CREATE TABLE floor_plain"
+            " (title text, abstract text, organization text, authors text[])"
+        )
+        conn.commit()
+        copy, vector = (
+            copy_cpu(conn, pgdata, table, papers) for table in ("floor_plain", "floor_papers")
+        )
+        start = cpu_now(pgdata)
+        # One backend, as the per-row index inserts of an import are made.
+        conn.execute("SET max_parallel_maintenance_workers = 0")
+        conn.execute("CREATE INDEX ON floor_papers USING gin (search)")
+        conn.commit()
+        gin = cpu_now(pgdata) - start
+    return parse, copy, vector - copy, gin
+
+
+def print_floor(rows: list[tuple[str, int, float, float, float, float]]) -> None:
+    cores = os.cpu_count() or 1
+    header = ("format", "papers", "parse", "copy", "vector", "gin", "floor cpu s", "per 100k")
+    print("{:<8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>12} {:>9}  ceiling papers/s".format(*header))
+    for fmt, size, parse, copy, vector, gin in rows:
+        total = parse + copy + vector + gin
+        print(
+            f"{fmt:<8} {size:>8} {parse:>7.2f} {copy:>7.2f} {vector:>7.2f} {gin:>6.2f}"
+            f" {total:>12.2f} {total * 100_000 / size:>9.2f}  {size / (total / cores):>8.0f}"
+        )
 
 
 def write_file(folder: Path, fmt: str, size: int) -> Path:
@@ -114,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--formats", default="listing,jsonl,kaggle")
+    parser.add_argument("--floor", action="store_true", help="Measure the floor (see above).")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     formats = args.formats.split(",")
@@ -127,6 +217,8 @@ def main() -> None:
         server_uri = embedded.start(Path(tmp) / "home")
         pgdata = Path(tmp) / "home" / "pgdata"
         measure_cpu = Path("/proc/self/stat").exists()
+        if args.floor and not measure_cpu:
+            parser.error("--floor reads CPU times from /proc (Linux only)")
         rows = []
         for size in sizes:
             files = {}
@@ -135,6 +227,12 @@ def main() -> None:
             for fmt, path in files.items():
                 db = fresh_database(server_uri, f"bench_{fmt}_{size}")
                 quiesce(server_uri)
+                if args.floor:
+                    rows.append((fmt, size, *floor(db, pgdata, fmt, path, size)))
+                    db.close()
+                    drop_database(server_uri, f"bench_{fmt}_{size}")
+                    print(f"  done {fmt} {size}", file=sys.stderr)
+                    continue
                 cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0)
                 first, report = timed_import(db, fmt, path)
                 cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0) - cpu
@@ -146,6 +244,10 @@ def main() -> None:
                 rows.append((fmt, size, first, size / first, cpu, again, size / again))
                 print(f"  done {fmt} {size}", file=sys.stderr)
 
+    if args.floor:
+        print_floor(rows)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+        return
     header = ("format", "papers", "import s", "papers/s", "cpu s", "re-import s", "papers/s")
     print("{:<8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>9}".format(*header))
     for fmt, size, first, rate, cpu, again, rate2 in rows:
