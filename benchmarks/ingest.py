@@ -183,6 +183,31 @@ def print_floor(rows: list[tuple[str, int, float, float, float, float]]) -> None
         )
 
 
+def measure_import(
+    db: Database, pgdata: Path | None, fmt: str, path: Path, size: int
+) -> tuple[str, int, float, float, float, float, float]:
+    """Import a file, then import it again; CPU seconds of the first only with `pgdata`."""
+    cpu = cpu_now(pgdata) if pgdata else 0.0
+    first, report = timed_import(db, fmt, path)
+    cpu = cpu_now(pgdata) - cpu if pgdata else 0.0
+    assert report.new == size and report.rejected == 0, report
+    again, report = timed_import(db, fmt, path)
+    assert report.new == 0 and report.merged == size, report
+    return fmt, size, first, size / first, cpu, again, size / again
+
+
+def print_imports(
+    rows: list[tuple[str, int, float, float, float, float, float]], cpu: bool
+) -> None:
+    header = ("format", "papers", "import s", "papers/s", "cpu s", "re-import s", "papers/s")
+    print("{:<8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>9}".format(*header))
+    for fmt, size, first, rate, cpu_s, again, rate2 in rows:
+        cpu_text = f"{cpu_s:>7.2f}" if cpu else f"{'-':>7}"
+        print(
+            f"{fmt:<8} {size:>8} {first:>9.2f} {rate:>9.0f} {cpu_text} {again:>12.2f} {rate2:>9.0f}"
+        )
+
+
 def write_file(folder: Path, fmt: str, size: int) -> Path:
     """`size` synthetic papers in one format; line formats are written line by line
     (1M Kaggle lines are 1.3 GB: never one string)."""
@@ -229,32 +254,18 @@ def main() -> None:
                 quiesce(server_uri)
                 if args.floor:
                     rows.append((fmt, size, *floor(db, pgdata, fmt, path, size)))
-                    db.close()
-                    drop_database(server_uri, f"bench_{fmt}_{size}")
-                    print(f"  done {fmt} {size}", file=sys.stderr)
-                    continue
-                cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0)
-                first, report = timed_import(db, fmt, path)
-                cpu = time.process_time() + (server_cpu(pgdata) if measure_cpu else 0) - cpu
-                assert report.new == size and report.rejected == 0, report
-                again, report = timed_import(db, fmt, path)
-                assert report.new == 0 and report.merged == size, report
+                else:
+                    rows.append(
+                        measure_import(db, pgdata if measure_cpu else None, fmt, path, size)
+                    )
                 db.close()
                 drop_database(server_uri, f"bench_{fmt}_{size}")
-                rows.append((fmt, size, first, size / first, cpu, again, size / again))
                 print(f"  done {fmt} {size}", file=sys.stderr)
 
     if args.floor:
         print_floor(rows)
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
-        return
-    header = ("format", "papers", "import s", "papers/s", "cpu s", "re-import s", "papers/s")
-    print("{:<8} {:>8} {:>9} {:>9} {:>7} {:>12} {:>9}".format(*header))
-    for fmt, size, first, rate, cpu, again, rate2 in rows:
-        cpu_text = f"{cpu:>7.2f}" if measure_cpu else f"{'-':>7}"
-        print(
-            f"{fmt:<8} {size:>8} {first:>9.2f} {rate:>9.0f} {cpu_text} {again:>12.2f} {rate2:>9.0f}"
-        )
+    else:
+        print_imports(rows, measure_cpu)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
 
 
