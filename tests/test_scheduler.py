@@ -205,3 +205,35 @@ def test_an_ingest_slot_is_retried_a_bounded_number_of_times(mpf) -> None:
     assert [r["slot"] for r in _runs(mpf)] == ["2026-11-23T13", "2026-11-23T13#retry1"]
     # The scheduled ingest jobs do retry.
     assert scheduler.hf_daily_job([1, 13], lambda day: []).retries == scheduler.INGEST_RETRIES
+
+
+def test_run_once_reports_failures_before_their_callbacks_count_them(mpf) -> None:
+    """`worker --once` exits 1 when a job fails. `wait` returns before a future's
+    done-callback has run, so the outcomes are read from the futures: CI once saw exit
+    code 0 with every job failing, because the failure counter had not caught up."""
+
+    class SlowToSettle(scheduler.Scheduler):
+        def _settle(self, name, future) -> None:
+            time.sleep(0.5)
+            super()._settle(name, future)
+
+    def boom(pf, now):
+        raise RuntimeError("source down")
+
+    def no_slot(now):
+        raise ConnectionError("database gone")  # raised around the run, not in its body
+
+    jobs = [
+        scheduler.Job("bad", scheduler.minute_slot(5), boom),
+        scheduler.Job("around", no_slot, boom),
+        scheduler.Job("good", scheduler.minute_slot(5), lambda pf, now: {}),
+    ]
+    sched = SlowToSettle(mpf, jobs, instance="a")
+    outcomes = sched.run_once(NOW)
+    assert outcomes == {"bad": "failed", "around": "error", "good": "finished"}
+    assert sum(o in scheduler.FAILED for o in outcomes.values()) == 2
+    assert sched.wait_running(timeout=10)
+    deadline = time.monotonic() + 10
+    while sched.failures < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sched.failures == 2

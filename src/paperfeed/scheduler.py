@@ -377,8 +377,10 @@ class Scheduler:
         self._running: dict[str, Future] = {}
         self.stopped = threading.Event()
         # Runs that failed (in the job body, or around it: a read-only database,
-        # a lost connection) since this scheduler started.
+        # a lost connection) since this scheduler started. Job threads settle
+        # concurrently, and `+=` on an attribute is not atomic.
         self.failures = 0
+        self._counting = threading.Lock()
 
     def tick(self, now: datetime | None = None) -> list[Future]:
         """Start every job whose previous run in this process has finished."""
@@ -401,9 +403,20 @@ class Scheduler:
         exc = future.exception()
         if exc is not None:
             log.error("scheduler job %s failed around its run: %s", name, exc, exc_info=exc)
-            self.failures += 1
-        elif future.result() == "failed":
-            self.failures += 1
+        if outcome(future) in FAILED:
+            with self._counting:
+                self.failures += 1
+
+    def run_once(self, now: datetime | None = None) -> dict[str, str]:
+        """Run each job's current slot once and wait for all: every job's outcome.
+
+        The outcomes are read from the futures, not from `failures`: `wait` returns
+        as soon as the last future is done, which is before its done-callback
+        (`_settle`) has run, so the counter may not have caught up yet.
+        """
+        futures = dict(zip((j.name for j in self.jobs), self.tick(now), strict=True))
+        wait(futures.values())
+        return {name: outcome(future) for name, future in futures.items()}
 
     def wait_running(self, timeout: float) -> bool:
         """Wait up to `timeout` s for the running jobs; True when none is left running."""
@@ -426,6 +439,16 @@ class Scheduler:
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+# The outcomes of a job's run that count as a failure: its body raised ("failed"),
+# or something around it did ("error": a read-only database, a lost connection).
+FAILED = ("failed", "error")
+
+
+def outcome(future: Future) -> str:
+    """What a finished `run_job` future says: its result, or "error" if it raised."""
+    return "error" if future.exception() is not None else future.result()
 
 
 def start_in_background(pf: Paperfeed) -> Scheduler:

@@ -113,13 +113,12 @@ def worker(
         logs.setup(pf.settings.log_level, pf.settings.log_format)
         sched = scheduler.Scheduler(pf, scheduler.default_jobs(pf))
         if once:
-            futures = sched.tick()
-            sched.wait_running(timeout=None)
-            for job, future in zip(sched.jobs, futures, strict=False):
-                outcome = "error" if future.exception() else future.result()
-                typer.echo(f"{job.name}: {outcome}")
-            if sched.failures:
-                typer.echo(f"error: {sched.failures} job(s) failed (see the log)", err=True)
+            outcomes = sched.run_once()
+            for name, outcome in outcomes.items():
+                typer.echo(f"{name}: {outcome}")
+            failed = sum(outcome in scheduler.FAILED for outcome in outcomes.values())
+            if failed:
+                typer.echo(f"error: {failed} job(s) failed (see the log)", err=True)
                 raise typer.Exit(1)
             return
         signal.signal(signal.SIGTERM, lambda *_: sched.stop())
