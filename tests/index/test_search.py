@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import date
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -491,3 +492,62 @@ def test_a_selective_date_filter_counts_its_papers_up_to_the_threshold(
         assert search._day_rows(conn, Filters(date_from=date(1900, 1, 1))) == 5  # noqa: SLF001
         assert search._day_rows(conn, Filters(date_to=date(1900, 1, 1))) == 0  # noqa: SLF001
     assert total > 5
+
+
+def test_a_spare_connection_is_another_one_or_none_when_the_pool_is_full(
+    embedded: Database,
+) -> None:
+    with embedded.transaction() as conn, embedded.spare_transaction() as spare:
+        assert spare is not None and spare.info.backend_pid != conn.info.backend_pid
+        assert spare.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    alone = Database(embedded.url, pool_size=1)
+    try:
+        with alone.transaction(), alone.spare_transaction() as spare:
+            assert spare is None  # the only connection is the caller's: no waiting for it
+    finally:
+        alone.close()
+
+
+def test_hybrid_search_finds_its_first_semantic_list_beside_the_keyword_list(
+    embedded: Database, hasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first semantic pass runs on a second connection while the keyword list is
+    found; with no connection to spare it runs on the search's own: the same results."""
+    from paperfeed.index import lexical
+
+    dense, candidates = search._dense, lexical.candidates  # noqa: SLF001
+    keyword_pids: list[int] = []
+    dense_pids: list[int] = []
+
+    def spy_dense(conn, *args, exact=False, **kwargs):
+        if not exact:  # an exact pass calls _dense again, without `exact`
+            dense_pids.append(conn.info.backend_pid)
+        return dense(conn, *args, exact=exact, **kwargs)
+
+    def spy_candidates(conn, *args, **kwargs):
+        keyword_pids.append(conn.info.backend_pid)
+        return candidates(conn, *args, **kwargs)
+
+    monkeypatch.setattr(search, "_dense", spy_dense)
+    monkeypatch.setattr(lexical, "candidates", spy_candidates)
+    queries = ["language models", "diffusion image generation"]
+    recent = Filters(date_from=date(2024, 1, 1), has_code=True)
+    alone = Database(embedded.url, pool_size=1)
+    try:
+        for filters in (Filters(), recent):
+            runs, used = [], []
+            for db in (embedded, alone):
+                run, on_own = [], []
+                for q in queries:
+                    keyword_pids.clear()
+                    dense_pids.clear()
+                    run.append([h.id for h in search.search(db, hasher, q, filters).hits])
+                    # One keyword list, then two semantic passes: on the search's own connection?
+                    on_own.append([pid in keyword_pids for pid in dense_pids])
+                runs.append(run)
+                used.append(on_own)
+            assert runs[0] == runs[1] and any(runs[0])
+            assert used[0] == [[False, True]] * len(queries)  # the first pass beside only
+            assert used[1] == [[True, True]] * len(queries)
+    finally:
+        alone.close()

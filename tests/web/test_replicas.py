@@ -132,8 +132,17 @@ def test_replica_reads_go_to_the_standby_and_everything_else_to_the_primary(
         assert _server_port(pf.db) == standby.port
         with pf.db.transaction() as conn:
             assert conn.execute("SELECT pg_is_in_recovery() AS r").fetchone()["r"]
+            # The second connection of a hybrid search reads the same server.
+            with pf.db.spare_transaction() as spare:
+                assert spare is not None
+                assert spare.execute("SELECT inet_server_port() AS p").fetchone()["p"] == (
+                    standby.port
+                )
         with pf.db.primary_reads():
             assert _server_port(pf.db) is None
+            with pf.db.spare_transaction() as spare:
+                assert spare is not None
+                assert spare.execute("SELECT inet_server_port() AS p").fetchone()["p"] is None
 
 
 def test_pages_and_api_read_from_the_replica(

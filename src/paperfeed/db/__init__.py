@@ -25,7 +25,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row, tuple_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from paperfeed.config import Settings
@@ -51,6 +51,11 @@ CONNECT_TIMEOUT = 5
 # Seconds a caller waits for a free pooled connection before giving up (a web
 # request then answers 503 instead of hanging through an outage).
 POOL_WAIT = 5.0
+# Seconds a caller holding a connection waits for a second one (`spare_transaction`):
+# short, so that a full pool costs little; longer while the pool can still grow
+# (opening a connection takes ~5-50 ms).
+SPARE_WAIT = 0.02
+SPARE_GROW_WAIT = 0.5
 # Most seconds between two reconnection attempts while the server is away.
 RECONNECT_EVERY = 1.0
 
@@ -228,6 +233,37 @@ class Database:
         return conn
 
     @contextmanager
+    def spare_transaction(self, wait: float = SPARE_WAIT) -> Iterator[psycopg.Connection | None]:
+        """A second pooled connection, inside a transaction, for work run beside the
+        caller's own; None when none is free within `wait` s (then do the work on yours).
+
+        A caller that already holds a connection must not wait long for another:
+        were every connection held by such callers, each would wait for the others
+        until POOL_WAIT and fail. Taken from where `transaction()` would be (a
+        replica inside `replica_reads`), so both connections read the same server.
+        """
+        member = self._read_replica()
+        if member is not None:
+            assert self.replicas is not None
+            with self.replicas.spare_connection(member, _spare_wait(member.pool, wait)) as conn:
+                if conn is None:
+                    yield None
+                    return
+                with conn.transaction():
+                    yield conn
+            return
+        try:
+            conn = self.pool.getconn(timeout=_spare_wait(self.pool, wait))
+        except PoolTimeout:
+            yield None
+            return
+        try:
+            with conn.transaction():
+                yield conn
+        finally:
+            self.pool.putconn(conn)
+
+    @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A pooled connection inside one transaction, committed on normal exit."""
         member = self._read_replica()
@@ -308,6 +344,11 @@ class Database:
             self.pool.close()
             self.pool = self._open_pool(size)
         return applied
+
+
+def _spare_wait(pool: ConnectionPool, wait: float) -> float:
+    """`wait`, or SPARE_GROW_WAIT while the pool may still open a connection (one comes soon)."""
+    return SPARE_GROW_WAIT if pool.get_stats().get("pool_size", 0) < pool.max_size else wait
 
 
 @dataclass

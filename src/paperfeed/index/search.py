@@ -26,9 +26,11 @@ make one search; the cut-off's constants sit beside the fusion that produces its
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, Protocol
@@ -416,11 +418,15 @@ def rank(
     query_vector: np.ndarray | None = None,
     cutoff: float | None = CUTOFF,
     analysed: lexical.Analysed | None = None,
+    beside: Database | None = None,
 ) -> list[Ranked]:
     """Every result best first, each with its relevance; those below `cutoff` left out.
 
     mode is hybrid, keyword or semantic; cutoff None keeps every candidate (to
     measure). `analysed` is `analyse_query(conn, query)` when the caller has it.
+    With `beside`, a hybrid search embeds the query and finds its first semantic
+    list on a second connection of that database while `conn` finds the keyword
+    list (see `_semantic_ahead`).
     """
     depth = depth or DEPTH
     semantic = embedder is not None and mode != "keyword"
@@ -437,6 +443,12 @@ def rank(
     if analysed.must:
         where += " AND p.search @@ %(must)s::tsquery"
         params["must"] = analysed.must
+    ahead = None
+    if semantic and mode == "hybrid" and FEEDBACK_DOCS and beside is not None:
+        first_depth = min(depth, FIRST_PASS_DEPTH)
+        ahead = _semantic_ahead(
+            beside, embedder, query, query_vector, where, params, first_depth, depth, selective
+        )
     keyword: list[tuple[int, float]] = []
     if mode in ("hybrid", "keyword"):
         keyword = lexical.candidates(conn, analysed, where, params, depth)
@@ -444,7 +456,13 @@ def rank(
     if not semantic:
         fused = keyword
     else:
-        vector = embedder.embed_query(query) if query_vector is None else query_vector
+        first = None
+        if ahead is not None:
+            vector, first = ahead.result()
+        elif query_vector is not None:
+            vector = query_vector
+        else:
+            vector = embedder.embed_query(query)
         fused = _fuse(
             conn,
             embedder,
@@ -455,6 +473,7 @@ def rank(
             mode,
             depth,
             exact=selective,
+            first=first,
         )
     model = embedder.name if embedder is not None else None
     evidence = _evidence(conn, [pid for pid, _ in fused], analysed, vector, model)
@@ -483,10 +502,12 @@ def _fuse(
     depth: int,
     *,
     exact: bool = False,
+    first: list[int] | None = None,
 ) -> list[tuple[int, float]]:
     """The semantic list (mode semantic) or its fusion with the keyword list (hybrid).
 
     `exact`: the semantic lists rank every paper the filters pass (see `_dense`).
+    `first`: the first semantic list of a hybrid search, when already found.
     """
 
     def dense(vec: np.ndarray, limit: int) -> list[int]:
@@ -496,10 +517,49 @@ def _fuse(
         return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense(vector, depth))]
     if not FEEDBACK_DOCS:
         return rrf([keyword_ids, dense(vector, depth)])
-    first = dense(vector, min(depth, FIRST_PASS_DEPTH))
+    if first is None:
+        first = dense(vector, min(depth, FIRST_PASS_DEPTH))
     top = [pid for pid, _ in rrf([keyword_ids, first])[:FEEDBACK_DOCS]]
     moved = _feedback_vector(conn, vector, embedder.name, top)
     return rrf([keyword_ids, dense(moved, depth)])
+
+
+# Threads that run `_semantic_ahead`: one per search in flight, the pool's
+# connections bound how many of them read at once.
+_AHEAD = ThreadPoolExecutor(max_workers=32, thread_name_prefix="search-ahead")
+
+
+def _semantic_ahead(
+    db: Database,
+    embedder: Embedder,
+    query: str,
+    vector: np.ndarray | None,
+    where: str,
+    params: dict[str, Any],
+    limit: int,
+    depth: int,
+    exact: bool,
+) -> Future[tuple[np.ndarray, list[int] | None]]:
+    """(query vector, first semantic list) found beside the keyword list.
+
+    The two lists do not depend on each other: the keyword list is the
+    database's work on one connection, the query embedding the model's in this
+    process, the HNSW pass the database's on a second connection. On two cores
+    they so take the time of the longer one instead of their sum (measured in
+    docs/search.md). The list is None when no second connection is free at once;
+    the caller then runs the pass on its own. The read route (a replica or the
+    primary) is a context variable: the thread runs in a copy of the caller's.
+    """
+
+    def work() -> tuple[np.ndarray, list[int] | None]:
+        vec = embedder.embed_query(query) if vector is None else vector
+        with db.spare_transaction() as spare:
+            if spare is None:
+                return vec, None
+            _search_settings(spare, depth)
+            return vec, _dense(spare, vec, embedder.name, where, params, limit, exact=exact)
+
+    return _AHEAD.submit(contextvars.copy_context().run, work)
 
 
 def _impute_unembedded(
@@ -550,12 +610,11 @@ def search(
         raise SearchError(f"Unknown sort {sort!r}: use one of {', '.join(SORTS)}.")
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise SearchError(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}.")
-    # Embed before taking a connection: the model is the slow part.
-    vector = embedder.embed_query(text) if embedder is not None else None
     with db.transaction() as conn:
         # Analysed once: ranking and the snippets' highlighting use the same terms.
         analysed = analyse_query(conn, text)
-        ranked = rank(conn, embedder, text, filters, query_vector=vector, analysed=analysed)
+        # The query is embedded beside the keyword list (see `_semantic_ahead`).
+        ranked = rank(conn, embedder, text, filters, analysed=analysed, beside=db)
         if sort != "relevance":
             ranked = _resort(conn, ranked, sort)
         start = (page - 1) * per_page
