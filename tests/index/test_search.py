@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -278,9 +279,23 @@ def test_similar_excludes_itself_and_exact_duplicates(embedded: Database, hasher
         paper("Narwhal tusk sensing II", "Narwhal sensing with tusks, again."),
     )
     backfill.embed_pending(embedded, hasher)
-    found = [h.id for h in search.similar(embedded, a, limit=5)]
+    hits = search.similar(embedded, a, limit=5)
+    found = [h.id for h in hits]
     assert a not in found and b not in found
     assert found[0] == c
+    # Each score is the hit's cosine similarity to the paper, nearest first.
+    with embedded.connection() as conn:
+        vectors = {
+            r["id"]: r["embedding"].to_numpy().astype(np.float64)
+            for r in conn.execute(
+                "SELECT id, embedding FROM papers WHERE id = ANY(%s)", ([a, *found],)
+            ).fetchall()
+        }
+    for hit in hits:
+        cosine = vectors[a] @ vectors[hit.id]
+        cosine /= np.linalg.norm(vectors[a]) * np.linalg.norm(vectors[hit.id])
+        assert hit.score == pytest.approx(cosine, abs=2e-3)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 def test_similar_can_be_restricted_to_recent_papers(embedded: Database, hasher) -> None:

@@ -308,6 +308,18 @@ def _dense(
         # No index scans, so no HNSW graph; bitmap scans (of the day index) stay.
         with lexical.planner_settings(conn, enable_indexscan="off"):
             return _dense(conn, vector, model, where, params, limit)
+    return [pid for pid, _ in _nearest(conn, vector, model, where, params, limit)]
+
+
+def _nearest(
+    conn: psycopg.Connection,
+    vector: np.ndarray,
+    model: str,
+    where: str,
+    params: dict[str, Any],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(id, cosine distance) of the nearest papers through the HNSW graph, nearest first."""
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
         "WITH near AS MATERIALIZED ("  # noqa: S608
@@ -315,10 +327,10 @@ def _dense(
         "  WHERE p.embedding IS NOT NULL AND p.embedding_model = %(model)s"
         + where
         + "  ORDER BY p.embedding <=> %(vec)s::halfvec LIMIT %(limit)s)"
-        " SELECT id FROM near ORDER BY dist, id",
+        " SELECT id, dist FROM near ORDER BY dist, id",
         {**params, "vec": vector, "model": model, "limit": limit},
     ).fetchall()
-    return [r["id"] for r in rows]
+    return [(r["id"], float(r["dist"])) for r in rows]
 
 
 def _search_settings(conn: psycopg.Connection, neighbours: int | None) -> None:
@@ -689,23 +701,15 @@ def similar(
             # Identical text gives distance ~0: a copy under another id, not a neighbour.
             where += " AND (p.embedding <=> %(vec)s::halfvec) > 1e-4"
             vec = np.asarray(me["embedding"].to_numpy(), dtype=np.float32)
-            found = [
-                (pid, 0.0) for pid in _dense(conn, vec, me["embedding_model"], where, params, limit)
-            ]
+            nearest = _nearest(conn, vec, me["embedding_model"], where, params, limit)
+            # A hit's score is its cosine similarity to this paper.
+            found = [(pid, 1.0 - dist) for pid, dist in nearest]
         hits = fetch_hits(conn, [pid for pid, _ in found], None)
-        if me["embedding"] is not None:
-            _score_similarity(conn, hits, me["embedding"])
+    if me["embedding"] is not None:
+        similarity = dict(found)
+        for hit in hits:
+            hit.score = similarity[hit.id]
     return hits
-
-
-def _score_similarity(conn: psycopg.Connection, hits: list[Hit], vector: Any) -> None:
-    rows = conn.execute(
-        "SELECT id, 1 - (embedding <=> %s) AS sim FROM papers WHERE id = ANY(%s)",
-        (vector, [h.id for h in hits]),
-    ).fetchall()
-    sims = {r["id"]: float(r["sim"]) for r in rows}
-    for hit in hits:
-        hit.score = sims.get(hit.id, 0.0)
 
 
 def reset_term_stats() -> None:
