@@ -112,3 +112,61 @@ def test_arxiv_harvest_is_incremental(db_url: str, tmp_path: Path, monkeypatch) 
     third = run(["ingest", "arxiv", "--set", "cs"], db_url, tmp_path)
     assert "from=" + requested[2].split("from=")[1] in requested[3]  # did not advance
     assert third.exit_code == 3
+
+
+def test_db_prewarm_reads_the_papers_table_and_every_index_of_it(
+    db_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from paperfeed.db import prewarm
+
+    run(["ingest", "listing", *map(str, SEEDS), "--listing-year", "2025"], db_url, tmp_path)
+    monkeypatch.setattr(prewarm, "CHUNK_BLOCKS", 3)  # several chunks per relation
+    result = run(["db", "prewarm"], db_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    names = [name for name, _, _ in lines[1:]]
+    kinds = [kind for _, kind, _ in lines[1:]]
+    assert {"papers", "papers_embedding_idx"} <= set(names)
+    assert kinds[0] == "table" and kinds[-1] == "hnsw"  # the graph last: kept if memory is short
+    assert "into the page cache" in result.stdout
+    with psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as conn:
+        expected = {
+            r["name"]: r["blocks"]
+            for r in conn.execute(
+                "SELECT c.oid::regclass::text AS name, pg_relation_size(c.oid) / 8192 AS blocks"
+                " FROM pg_class c WHERE c.oid = 'papers'::regclass OR c.oid IN"
+                " (SELECT indexrelid FROM pg_index WHERE indrelid = 'papers'::regclass)"
+            ).fetchall()
+        }
+        found = prewarm.relations(conn)
+        assert {r.name for r in found} >= {n for n, blocks in expected.items() if blocks}
+        for relation in found:
+            chunks: list[int] = []
+            assert prewarm.read(conn, relation, chunks.append) == relation.blocks
+            assert sum(chunks) == relation.blocks and max(chunks) <= 3
+            if relation.name in expected:
+                assert relation.blocks == expected[relation.name]
+
+
+def test_db_prewarm_without_the_right_to_create_its_extension_says_so(
+    db_url: str, tmp_path: Path
+) -> None:
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    role = f"pf_plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        url = make_conninfo(**{**conninfo_to_dict(db_url), "user": role})
+        result = run(["db", "prewarm"], url, tmp_path)
+        assert result.exit_code == 1
+        assert "may not create the pg_prewarm extension" in result.output
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE "{role}"')

@@ -141,6 +141,41 @@ def db_check() -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("prewarm")
+def db_prewarm() -> None:
+    """Read the papers table and its indexes into memory (after a restart or a bulk import).
+
+    Until their pages are in memory, searches wait on the disk for each one.
+    """
+    import os
+
+    from paperfeed.cli.common import progress_bar
+    from paperfeed.db import prewarm
+
+    with _database() as db, db.connection() as conn:
+        try:
+            prewarm.ensure_extension(conn)
+        except prewarm.PrewarmUnavailable as exc:
+            fail(str(exc))
+        block = int(conn.execute("SELECT current_setting('block_size') AS b").fetchone()["b"])
+        found = prewarm.relations(conn)
+        rows, size = [], 0
+        with progress_bar() as bar:
+            task = bar.add_task("prewarm", total=sum(r.blocks for r in found))
+            for relation in found:
+                bar.update(task, description=relation.name)
+                blocks = prewarm.read(conn, relation, lambda n: bar.advance(task, n))
+                rows.append((relation.name, relation.kind, f"{blocks * block / 2**20:,.1f}"))
+                size += blocks * block
+    print_table(["relation", "kind", "MB read"], rows)
+    line = f"read {size / 2**30:.2f} GB into the page cache"
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if settings_from_env().uses_embedded_database and size > 0.8 * pages:
+        # The server runs here: its page cache is this machine's memory.
+        line += f"; this machine has {pages / 2**30:.1f} GB of memory: not all of it stays"
+    typer.echo(line)
+
+
 def show_config() -> None:
     """Show every setting and its current value (secrets masked)."""
     print_table(("variable", "value", "meaning"), settings_from_env().describe())
