@@ -402,12 +402,14 @@ def measure(
 
 
 def _prewarm(db: Database) -> float:
-    """Seconds to read the papers table and its indexes into the page cache."""
+    """Seconds to read the papers table and its indexes into memory (`paperfeed db prewarm`)."""
     started = time.perf_counter()
     with db.connection() as conn:
         prewarm.ensure_extension(conn)
-        for relation in prewarm.relations(conn):
-            prewarm.read(conn, relation)
+        found = prewarm.relations(conn)
+        modes = prewarm.plan(conn, found)
+        for relation in found:
+            prewarm.read(conn, relation, mode=modes[relation.name])
     return time.perf_counter() - started
 
 

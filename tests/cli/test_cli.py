@@ -127,11 +127,15 @@ def test_db_prewarm_reads_the_papers_table_and_every_index_of_it(
     result = run(["db", "prewarm"], db_url, tmp_path)
     assert result.exit_code == 0, result.output
     lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
-    names = [name for name, _, _ in lines[1:]]
-    kinds = [kind for _, kind, _ in lines[1:]]
+    names = [name for name, _, _, _ in lines[1:]]
+    kinds = [kind for _, kind, _, _ in lines[1:]]
+    into = {name: where for name, _, _, where in lines[1:]}
     assert {"papers", "papers_embedding_idx"} <= set(names)
     assert kinds[0] == "table" and kinds[-1] == "hnsw"  # the graph last: kept if memory is short
-    assert "into the page cache" in result.stdout
+    # The seed catalogue's indexes fit in shared_buffers; the table goes to the page cache.
+    assert into["papers_embedding_idx"] == into["papers_search_idx"] == "shared buffers"
+    assert into["papers"] == "page cache"
+    assert "into memory" in result.stdout
     with psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as conn:
         expected = {
             r["name"]: r["blocks"]
@@ -143,6 +147,9 @@ def test_db_prewarm_reads_the_papers_table_and_every_index_of_it(
         }
         found = prewarm.relations(conn)
         assert {r.name for r in found} >= {n for n, blocks in expected.items() if blocks}
+        assert set(prewarm.plan(conn, found).values()) == {"buffer", "read"}
+        monkeypatch.setattr(prewarm, "BUFFER_SHARE", 0.0)  # indexes that do not fit
+        assert set(prewarm.plan(conn, found).values()) == {"read"}
         for relation in found:
             chunks: list[int] = []
             assert prewarm.read(conn, relation, chunks.append) == relation.blocks

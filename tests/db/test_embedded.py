@@ -66,7 +66,12 @@ def test_server_starts_with_pgvector_and_stops_with_its_last_user(tmp_path: Path
     with psycopg.connect(uri) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         assert conn.execute("SELECT '[1,2]'::vector <-> '[1,3]'::vector").fetchone()[0] == 1.0
-        assert conn.execute("SHOW shared_buffers").fetchone()[0] == "1GB"  # our tuning applied
+        # Our tuning applied: a quarter of the memory in shared buffers.
+        expected = embedded.memory_tuning(embedded.memory_bytes())["shared_buffers"]
+        shown = conn.execute(
+            "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()[0]
+        assert f"{shown}MB" == expected
     proc.communicate("\n", timeout=30)
     _wait_stopped(tmp_path)
 
@@ -137,3 +142,16 @@ def test_a_long_data_path_keeps_the_socket_private(tmp_path: Path) -> None:
         assert nobody.returncode != 0 and "ermission denied" in nobody.stderr
     finally:
         proc.communicate("\n", timeout=60)
+
+
+def test_shared_buffers_are_a_quarter_of_the_memory_and_never_tiny() -> None:
+    assert embedded.memory_tuning(24 * 2**30) == {
+        "shared_buffers": "6144MB",
+        "effective_cache_size": "18432MB",
+    }
+    assert embedded.memory_tuning(8 * 2**30)["shared_buffers"] == "2048MB"
+    assert embedded.memory_tuning(256 * 2**20) == {
+        "shared_buffers": "128MB",
+        "effective_cache_size": "512MB",
+    }
+    assert 0 < embedded.memory_bytes() <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -10,7 +10,10 @@ per search.
 
 The table goes first and the indexes after it, the HNSW graph last: when memory
 cannot hold all of it, the page cache keeps what was read most recently, and
-every search starts in the graph or a text index.
+every search starts in the graph or a text index. Those indexes go into
+PostgreSQL's shared buffers when they fit there (`plan`): a page found in
+shared_buffers costs no system call and no copy, and at 3M papers that halved
+filtered search (docs/scaling.md §1.6).
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ import psycopg
 # Blocks read per call, so that progress shows and a cancelled run stops soon
 # (16,384 blocks of 8 kB: 128 MB).
 CHUNK_BLOCKS = 16_384
+
+
+# The text and vector indexes go into shared_buffers when together they take
+# at most this share of it (the rest stays for the table pages searches read).
+BUFFER_SHARE = 0.75
 
 
 class PrewarmUnavailable(RuntimeError):
@@ -57,6 +65,17 @@ def relations(conn: psycopg.Connection) -> list[Relation]:
     return [Relation(r["name"], r["kind"], int(r["blocks"])) for r in rows if r["blocks"]]
 
 
+def plan(conn: psycopg.Connection, found: list[Relation]) -> dict[str, str]:
+    """pg_prewarm's mode per relation: "buffer" (into shared_buffers) for the text and
+    vector indexes when they fit in BUFFER_SHARE of it, "read" (the OS page cache) else."""
+    buffers = conn.execute(
+        "SELECT setting::bigint AS n FROM pg_settings WHERE name = 'shared_buffers'"
+    ).fetchone()["n"]
+    searched = [r for r in found if r.kind in ("gin", "hnsw")]
+    fits = sum(r.blocks for r in searched) <= BUFFER_SHARE * int(buffers)
+    return {r.name: "buffer" if fits and r in searched else "read" for r in found}
+
+
 def ensure_extension(conn: psycopg.Connection) -> None:
     """Create pg_prewarm if it is missing; PrewarmUnavailable says why it cannot be."""
     have = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'").fetchone()
@@ -80,8 +99,11 @@ def read(
     conn: psycopg.Connection,
     relation: Relation,
     advanced: Callable[[int], None] = lambda blocks: None,
+    mode: str = "read",
 ) -> int:
-    """Read the relation into the OS page cache, CHUNK_BLOCKS at a time; blocks read.
+    """Read the relation into memory, CHUNK_BLOCKS at a time; blocks read.
+
+    `mode` is pg_prewarm's: "read" into the OS page cache, "buffer" into shared_buffers.
 
     `advanced` is told how many blocks each chunk read. An autocommit connection
     is expected: each chunk is a statement of its own, so nothing is held open.
@@ -92,10 +114,10 @@ def read(
             # The relation may have shrunk since it was measured (VACUUM truncates):
             # read up to its end now, and nothing past it.
             "SELECT CASE WHEN %(first)s <= s.last"
-            " THEN pg_prewarm(%(rel)s::regclass, 'read', 'main', %(first)s, s.last)"
+            " THEN pg_prewarm(%(rel)s::regclass, %(mode)s, 'main', %(first)s, s.last)"
             " ELSE 0 END AS n FROM (SELECT least(%(last)s, pg_relation_size(%(rel)s::regclass)"
             " / current_setting('block_size')::int - 1) AS last) s",
-            {"rel": relation.name, "first": first, "last": last},
+            {"rel": relation.name, "mode": mode, "first": first, "last": last},
         ).fetchone()
         done += int(row["n"])
         advanced(int(row["n"]))
