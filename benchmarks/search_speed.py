@@ -406,10 +406,8 @@ def _prewarm(db: Database) -> float:
     started = time.perf_counter()
     with db.connection() as conn:
         prewarm.ensure_extension(conn)
-        found = prewarm.relations(conn)
-        modes = prewarm.plan(conn, found)
-        for relation in found:
-            prewarm.read(conn, relation, mode=modes[relation.name])
+        for relation, mode in prewarm.plan(conn, prewarm.relations(conn)):
+            prewarm.read(conn, relation, mode=mode)
     return time.perf_counter() - started
 
 

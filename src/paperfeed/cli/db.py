@@ -158,14 +158,12 @@ def db_prewarm() -> None:
         except prewarm.PrewarmUnavailable as exc:
             fail(str(exc))
         block = int(conn.execute("SELECT current_setting('block_size') AS b").fetchone()["b"])
-        found = prewarm.relations(conn)
-        modes = prewarm.plan(conn, found)
+        steps = prewarm.plan(conn, prewarm.relations(conn))
         rows, size = [], 0
         with progress_bar() as bar:
-            task = bar.add_task("prewarm", total=sum(r.blocks for r in found))
-            for relation in found:
+            task = bar.add_task("prewarm", total=sum(r.blocks for r, _ in steps))
+            for relation, mode in steps:
                 bar.update(task, description=relation.name)
-                mode = modes[relation.name]
                 blocks = prewarm.read(conn, relation, lambda n: bar.advance(task, n), mode)
                 where = "shared buffers" if mode == "buffer" else "page cache"
                 mb = f"{blocks * block / 2**20:,.1f}"

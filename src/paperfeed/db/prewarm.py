@@ -8,12 +8,14 @@ took 1.6 s a query, the same 50 minutes later 8-15 ms (docs/scaling.md).
 system's page cache at disk speed, sequentially, instead of one random page
 per search.
 
-The table goes first and the indexes after it, the HNSW graph last: when memory
-cannot hold all of it, the page cache keeps what was read most recently, and
-every search starts in the graph or a text index. Those indexes go into
-PostgreSQL's shared buffers when they fit there (`plan`): a page found in
-shared_buffers costs no system call and no copy, and at 3M papers that halved
-filtered search (docs/scaling.md §1.6).
+The text and vector indexes, where every search starts, go into PostgreSQL's
+shared buffers when they fit there (`plan`): a page found in shared_buffers
+costs no system call and no copy, and at 3M papers that halved filtered search
+(docs/scaling.md §1.6). They are read first, then the table and the rest into
+the OS page cache: when memory cannot hold everything, the page cache drops
+what was read longest ago, here the OS copies of pages shared_buffers holds.
+When they do not fit, everything goes to the page cache, the table first and
+the HNSW graph last, so that what is dropped is table pages.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class Relation:
 
 
 def relations(conn: psycopg.Connection) -> list[Relation]:
-    """The papers table, its TOAST and its indexes, in the order they should be read."""
+    """The papers table, its TOAST and its indexes: the table first, the HNSW graph last."""
     rows = conn.execute(
         "SELECT c.oid::regclass::text AS name, pg_relation_size(c.oid) / current_setting("
         "'block_size')::int AS blocks, CASE WHEN c.oid = 'papers'::regclass THEN 'table'"
@@ -65,15 +67,29 @@ def relations(conn: psycopg.Connection) -> list[Relation]:
     return [Relation(r["name"], r["kind"], int(r["blocks"])) for r in rows if r["blocks"]]
 
 
-def plan(conn: psycopg.Connection, found: list[Relation]) -> dict[str, str]:
-    """pg_prewarm's mode per relation: "buffer" (into shared_buffers) for the text and
-    vector indexes when they fit in BUFFER_SHARE of it, "read" (the OS page cache) else."""
+def plan(conn: psycopg.Connection, found: list[Relation]) -> list[tuple[Relation, str]]:
+    """The relations in reading order, each with pg_prewarm's mode.
+
+    "buffer" (into shared_buffers) for the indexes searches start in, as many as
+    fit in BUFFER_SHARE of it: the HNSW graph (every semantic, hybrid and similar
+    search), then the text indexes, largest first (the whole-catalogue one before
+    the blocks that only queries of common words read). They are read first; the
+    rest follows with "read" (the OS page cache), in `relations` order.
+    """
     buffers = conn.execute(
         "SELECT setting::bigint AS n FROM pg_settings WHERE name = 'shared_buffers'"
     ).fetchone()["n"]
-    searched = [r for r in found if r.kind in ("gin", "hnsw")]
-    fits = sum(r.blocks for r in searched) <= BUFFER_SHARE * int(buffers)
-    return {r.name: "buffer" if fits and r in searched else "read" for r in found}
+    budget = BUFFER_SHARE * int(buffers)
+    searched = sorted(
+        (r for r in found if r.kind in ("gin", "hnsw")),
+        key=lambda r: (r.kind != "hnsw", -r.blocks, r.name),
+    )
+    buffered = []
+    for relation in searched:
+        if relation.blocks <= budget:
+            buffered.append(relation)
+            budget -= relation.blocks
+    return [(r, "buffer") for r in buffered] + [(r, "read") for r in found if r not in buffered]
 
 
 def ensure_extension(conn: psycopg.Connection) -> None:
