@@ -402,12 +402,12 @@ def measure(
 
 
 def _prewarm(db: Database) -> float:
-    """Seconds to read the papers table and its indexes into memory (`paperfeed db prewarm`)."""
+    """Seconds to read the papers table and its indexes into the page cache."""
     started = time.perf_counter()
     with db.connection() as conn:
         prewarm.ensure_extension(conn)
-        for relation, mode in prewarm.plan(conn, prewarm.relations(conn)):
-            prewarm.read(conn, relation, mode=mode)
+        for relation in prewarm.relations(conn):
+            prewarm.read(conn, relation)
     return time.perf_counter() - started
 
 

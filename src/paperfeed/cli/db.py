@@ -158,19 +158,17 @@ def db_prewarm() -> None:
         except prewarm.PrewarmUnavailable as exc:
             fail(str(exc))
         block = int(conn.execute("SELECT current_setting('block_size') AS b").fetchone()["b"])
-        steps = prewarm.plan(conn, prewarm.relations(conn))
+        found = prewarm.relations(conn)
         rows, size = [], 0
         with progress_bar() as bar:
-            task = bar.add_task("prewarm", total=sum(r.blocks for r, _ in steps))
-            for relation, mode in steps:
+            task = bar.add_task("prewarm", total=sum(r.blocks for r in found))
+            for relation in found:
                 bar.update(task, description=relation.name)
-                blocks = prewarm.read(conn, relation, lambda n: bar.advance(task, n), mode)
-                where = "shared buffers" if mode == "buffer" else "page cache"
-                mb = f"{blocks * block / 2**20:,.1f}"
-                rows.append((relation.name, relation.kind, mb, where))
+                blocks = prewarm.read(conn, relation, lambda n: bar.advance(task, n))
+                rows.append((relation.name, relation.kind, f"{blocks * block / 2**20:,.1f}"))
                 size += blocks * block
-    print_table(["relation", "kind", "MB read", "into"], rows)
-    line = f"read {size / 2**30:.2f} GB into memory"
+    print_table(["relation", "kind", "MB read"], rows)
+    line = f"read {size / 2**30:.2f} GB into the page cache"
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if settings_from_env().uses_embedded_database and size > 0.8 * pages:
         # The server runs here: its page cache is this machine's memory.

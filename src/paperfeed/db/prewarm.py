@@ -8,14 +8,16 @@ took 1.6 s a query, the same 50 minutes later 8-15 ms (docs/scaling.md).
 system's page cache at disk speed, sequentially, instead of one random page
 per search.
 
-The text and vector indexes, where every search starts, go into PostgreSQL's
-shared buffers when they fit there (`plan`): a page found in shared_buffers
-costs no system call and no copy, and at 3M papers that halved filtered search
-(docs/scaling.md §1.6). They are read first, then the table and the rest into
-the OS page cache: when memory cannot hold everything, the page cache drops
-what was read longest ago, here the OS copies of pages shared_buffers holds.
-When they do not fit, everything goes to the page cache, the table first and
-the HNSW graph last, so that what is dropped is table pages.
+The table goes first and the indexes after it, the HNSW graph last: when memory
+cannot hold all of it, the page cache keeps what was read most recently, and
+every search starts in the graph or a text index.
+
+Everything goes to the page cache, none of it into shared_buffers: loading the
+graph and the text indexes whole into shared_buffers (pg_prewarm's "buffer"
+mode) was measured slower at 3M papers (hybrid p95 45-56 ms against 32, keyword
+33-36 against 23; docs/scaling.md §1.6). Those pages then sit in memory twice,
+table pages drop out of the page cache, and most of a whole index is pages few
+searches read; the ones they do read reach shared_buffers by themselves.
 """
 
 from __future__ import annotations
@@ -28,11 +30,6 @@ import psycopg
 # Blocks read per call, so that progress shows and a cancelled run stops soon
 # (16,384 blocks of 8 kB: 128 MB).
 CHUNK_BLOCKS = 16_384
-
-
-# The text and vector indexes go into shared_buffers when together they take
-# at most this share of it (the rest stays for the table pages searches read).
-BUFFER_SHARE = 0.75
 
 
 class PrewarmUnavailable(RuntimeError):
@@ -49,7 +46,7 @@ class Relation:
 
 
 def relations(conn: psycopg.Connection) -> list[Relation]:
-    """The papers table, its TOAST and its indexes: the table first, the HNSW graph last."""
+    """The papers table, its TOAST and its indexes, in the order they should be read."""
     rows = conn.execute(
         "SELECT c.oid::regclass::text AS name, pg_relation_size(c.oid) / current_setting("
         "'block_size')::int AS blocks, CASE WHEN c.oid = 'papers'::regclass THEN 'table'"
@@ -65,31 +62,6 @@ def relations(conn: psycopg.Connection) -> list[Relation]:
         " ORDER BY step, blocks, name"
     ).fetchall()
     return [Relation(r["name"], r["kind"], int(r["blocks"])) for r in rows if r["blocks"]]
-
-
-def plan(conn: psycopg.Connection, found: list[Relation]) -> list[tuple[Relation, str]]:
-    """The relations in reading order, each with pg_prewarm's mode.
-
-    "buffer" (into shared_buffers) for the indexes searches start in, as many as
-    fit in BUFFER_SHARE of it: the HNSW graph (every semantic, hybrid and similar
-    search), then the text indexes, largest first (the whole-catalogue one before
-    the blocks that only queries of common words read). They are read first; the
-    rest follows with "read" (the OS page cache), in `relations` order.
-    """
-    buffers = conn.execute(
-        "SELECT setting::bigint AS n FROM pg_settings WHERE name = 'shared_buffers'"
-    ).fetchone()["n"]
-    budget = BUFFER_SHARE * int(buffers)
-    searched = sorted(
-        (r for r in found if r.kind in ("gin", "hnsw")),
-        key=lambda r: (r.kind != "hnsw", -r.blocks, r.name),
-    )
-    buffered = []
-    for relation in searched:
-        if relation.blocks <= budget:
-            buffered.append(relation)
-            budget -= relation.blocks
-    return [(r, "buffer") for r in buffered] + [(r, "read") for r in found if r not in buffered]
 
 
 def ensure_extension(conn: psycopg.Connection) -> None:
@@ -115,11 +87,8 @@ def read(
     conn: psycopg.Connection,
     relation: Relation,
     advanced: Callable[[int], None] = lambda blocks: None,
-    mode: str = "read",
 ) -> int:
-    """Read the relation into memory, CHUNK_BLOCKS at a time; blocks read.
-
-    `mode` is pg_prewarm's: "read" into the OS page cache, "buffer" into shared_buffers.
+    """Read the relation into the OS page cache, CHUNK_BLOCKS at a time; blocks read.
 
     `advanced` is told how many blocks each chunk read. An autocommit connection
     is expected: each chunk is a statement of its own, so nothing is held open.
@@ -130,10 +99,10 @@ def read(
             # The relation may have shrunk since it was measured (VACUUM truncates):
             # read up to its end now, and nothing past it.
             "SELECT CASE WHEN %(first)s <= s.last"
-            " THEN pg_prewarm(%(rel)s::regclass, %(mode)s, 'main', %(first)s, s.last)"
+            " THEN pg_prewarm(%(rel)s::regclass, 'read', 'main', %(first)s, s.last)"
             " ELSE 0 END AS n FROM (SELECT least(%(last)s, pg_relation_size(%(rel)s::regclass)"
             " / current_setting('block_size')::int - 1) AS last) s",
-            {"rel": relation.name, "mode": mode, "first": first, "last": last},
+            {"rel": relation.name, "first": first, "last": last},
         ).fetchone()
         done += int(row["n"])
         advanced(int(row["n"]))
