@@ -51,9 +51,10 @@ def memory_tuning(memory: int) -> dict[str, str]:
     A search walks the HNSW graph and the text indexes page by page; a page in
     shared_buffers costs no system call, one only in the OS cache costs a copy.
     At 3M papers (3.3 GB of HNSW, 2.3 GB of GIN) 1 GB of shared_buffers left
-    hybrid search at p95 57-79 ms and filtered hybrid at 122-172 ms; 6 GB,
-    with the indexes prewarmed into it, 44-49 and 73-87 (docs/scaling.md §1.6).
-    A quarter is the usual rule: the OS cache keeps the table pages.
+    hybrid search at p95 57 ms and filtered hybrid at 122-128 ms with the whole
+    catalogue in the page cache; a quarter of this box's memory (6 GB), 31-36
+    and 51-65 (docs/scaling.md §1.6). A quarter is the usual rule: the page
+    cache keeps the table pages.
     """
     mb = memory // 2**20
     return {
