@@ -147,10 +147,8 @@ def db_prewarm() -> None:
 
     Until their pages are in memory, searches wait on the disk for each one.
     """
-    import os
-
     from paperfeed.cli.common import progress_bar
-    from paperfeed.db import prewarm
+    from paperfeed.db import embedded, prewarm
 
     with _database() as db, db.connection() as conn:
         try:
@@ -169,10 +167,10 @@ def db_prewarm() -> None:
                 size += blocks * block
     print_table(["relation", "kind", "MB read"], rows)
     line = f"read {size / 2**30:.2f} GB into the page cache"
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    if settings_from_env().uses_embedded_database and size > 0.8 * pages:
+    memory = embedded.memory_bytes()
+    if settings_from_env().uses_embedded_database and size > 0.8 * memory:
         # The server runs here: its page cache is this machine's memory.
-        line += f"; this machine has {pages / 2**30:.1f} GB of memory: not all of it stays"
+        line += f"; this machine has {memory / 2**30:.1f} GB of memory: not all of it stays"
     typer.echo(line)
 
 

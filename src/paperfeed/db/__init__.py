@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -243,25 +243,22 @@ class Database:
         replica inside `replica_reads`), so both connections read the same server.
         """
         member = self._read_replica()
-        if member is not None:
-            assert self.replicas is not None
-            with self.replicas.spare_connection(member, _spare_wait(member.pool, wait)) as conn:
-                if conn is None:
-                    yield None
-                    return
-                with conn.transaction():
-                    yield conn
-            return
+        pool = self.pool if member is None else member.pool
+        # A pool that can still open a connection will have one soon.
+        growing = pool.get_stats().get("pool_size", 0) < pool.max_size
         try:
-            conn = self.pool.getconn(timeout=_spare_wait(self.pool, wait))
-        except PoolTimeout:
+            conn = pool.getconn(timeout=SPARE_GROW_WAIT if growing else wait)
+        except PoolTimeout:  # busy, not down: the caller does the work itself
             yield None
             return
         try:
-            with conn.transaction():
+            with (
+                self.replicas.serving(member) if member is not None else nullcontext(),
+                conn.transaction(),
+            ):
                 yield conn
         finally:
-            self.pool.putconn(conn)
+            pool.putconn(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -344,11 +341,6 @@ class Database:
             self.pool.close()
             self.pool = self._open_pool(size)
         return applied
-
-
-def _spare_wait(pool: ConnectionPool, wait: float) -> float:
-    """`wait`, or SPARE_GROW_WAIT while the pool may still open a connection (one comes soon)."""
-    return SPARE_GROW_WAIT if pool.get_stats().get("pool_size", 0) < pool.max_size else wait
 
 
 @dataclass

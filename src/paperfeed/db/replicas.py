@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -241,31 +241,14 @@ class Replicas:
     @contextmanager
     def connection(self, member: Replica) -> Iterator[psycopg.Connection]:
         """A connection of `member`; ReplicaUnusable when it fails or the work needs a write."""
-        with (
-            self._unusable_on_failure(member),
-            member.pool.connection(timeout=CONNECT_TIMEOUT) as conn,
-        ):
-            member.served += 1
+        with self.serving(member), member.pool.connection(timeout=CONNECT_TIMEOUT) as conn:
             yield conn
 
     @contextmanager
-    def spare_connection(self, member: Replica, wait: float) -> Iterator[psycopg.Connection | None]:
-        """A connection of `member` if one is free within `wait` s, else None (see
-        `Database.spare_transaction`); ReplicaUnusable as for `connection`."""
-        try:
-            conn = member.pool.getconn(timeout=wait)
-        except PoolTimeout:  # busy, not down: the caller does the work itself
-            yield None
-            return
-        try:
-            with self._unusable_on_failure(member):
-                member.served += 1
-                yield conn
-        finally:
-            member.pool.putconn(conn)
-
-    @contextmanager
-    def _unusable_on_failure(self, member: Replica) -> Iterator[None]:
+    def serving(self, member: Replica) -> Iterator[None]:
+        """Work on a connection of `member`: counted, and ReplicaUnusable when it fails
+        or needs a write (a connection taken from its pool some other way uses it too)."""
+        member.served += 1
         try:
             yield
         except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.SerializationFailure) as exc:

@@ -297,8 +297,9 @@ def _dense(
     limit: int,
     *,
     exact: bool = False,
-) -> list[int]:
-    """Nearest papers to `vector` by cosine distance among those embedded by `model`.
+) -> list[tuple[int, float]]:
+    """(id, cosine distance) of the papers nearest to `vector` among those embedded
+    by `model`, nearest first.
 
     `exact` ranks every paper the filters pass by its distance (no HNSW graph):
     for a selective date filter, whose few papers the day index finds, where an
@@ -308,18 +309,6 @@ def _dense(
         # No index scans, so no HNSW graph; bitmap scans (of the day index) stay.
         with lexical.planner_settings(conn, enable_indexscan="off"):
             return _dense(conn, vector, model, where, params, limit)
-    return [pid for pid, _ in _nearest(conn, vector, model, where, params, limit)]
-
-
-def _nearest(
-    conn: psycopg.Connection,
-    vector: np.ndarray,
-    model: str,
-    where: str,
-    params: dict[str, Any],
-    limit: int,
-) -> list[tuple[int, float]]:
-    """(id, cosine distance) of the nearest papers through the HNSW graph, nearest first."""
     rows = conn.execute(
         # Only constant SQL fragments are concatenated; every value is a parameter.
         "WITH near AS MATERIALIZED ("  # noqa: S608
@@ -523,7 +512,9 @@ def _fuse(
     """
 
     def dense(vec: np.ndarray, limit: int) -> list[int]:
-        return _dense(conn, vec, embedder.name, where, params, limit, exact=exact)
+        return [
+            pid for pid, _ in _dense(conn, vec, embedder.name, where, params, limit, exact=exact)
+        ]
 
     if mode == "semantic":
         return [(pid, 1.0 / (RRF_K + i + 1)) for i, pid in enumerate(dense(vector, depth))]
@@ -569,7 +560,8 @@ def _semantic_ahead(
             if spare is None:
                 return vec, None
             _search_settings(spare, depth)
-            return vec, _dense(spare, vec, embedder.name, where, params, limit, exact=exact)
+            nearest = _dense(spare, vec, embedder.name, where, params, limit, exact=exact)
+            return vec, [pid for pid, _ in nearest]
 
     return _AHEAD.submit(contextvars.copy_context().run, work)
 
@@ -701,7 +693,7 @@ def similar(
             # Identical text gives distance ~0: a copy under another id, not a neighbour.
             where += " AND (p.embedding <=> %(vec)s::halfvec) > 1e-4"
             vec = np.asarray(me["embedding"].to_numpy(), dtype=np.float32)
-            nearest = _nearest(conn, vec, me["embedding_model"], where, params, limit)
+            nearest = _dense(conn, vec, me["embedding_model"], where, params, limit)
             # A hit's score is its cosine similarity to this paper.
             found = [(pid, 1.0 - dist) for pid, dist in nearest]
         hits = fetch_hits(conn, [pid for pid, _ in found], None)
