@@ -41,7 +41,7 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from paperfeed.db import Database, prewarm  # noqa: E402
+from paperfeed.db import Database, memory, prewarm  # noqa: E402
 from paperfeed.index import backfill, lexical, search  # noqa: E402
 from paperfeed.index.embed import DEFAULT_MODEL, MINILM, get_embedder  # noqa: E402
 from paperfeed.index.hits import fetch_hits  # noqa: E402
@@ -498,6 +498,9 @@ def main() -> None:
             continue
         if args.prewarm:
             build["prewarm s"] = _prewarm(db)
+        with db.pool.connection() as conn:
+            # Huge pages change the HNSW walk's cost (docs/scaling.md §1.7): runs say which.
+            print(memory.describe(memory.server_memory(conn)), flush=True)
         load_before = os.getloadavg()[0]
         stats = measure(db, emb, queries, args.rounds, args.similar, vocabulary, only)
         db.close()

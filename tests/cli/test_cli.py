@@ -64,6 +64,25 @@ def test_db_status_shows_the_schema_version(db_url: str, tmp_path: Path) -> None
     assert "schema version:" in result.stdout and "pending" not in result.stdout
 
 
+def test_db_status_shows_the_servers_memory_and_how_to_get_huge_pages(
+    db_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        buffers, status, needed = conn.execute(
+            "SELECT current_setting('shared_buffers'), current_setting('huge_pages_status'),"
+            " current_setting('shared_memory_size_in_huge_pages')"
+        ).fetchone()
+    result = run(["db", "status"], db_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.startswith("memory:"))
+    assert line.startswith(f"memory: shared_buffers {buffers}, huge pages {status}")
+    # Whether this machine reserved huge pages (or has any) decides what the line advises.
+    advised = status == "off" and int(needed) > 0
+    assert (f"sysctl -w vm.nr_hugepages={needed} as root" in line) == advised
+
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 

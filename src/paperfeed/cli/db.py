@@ -46,7 +46,9 @@ def _database() -> Iterator[Database]:
 
 @db_app.command("status")
 def db_status() -> None:
-    """Show where the database is, its schema version and the latest imports."""
+    """Show where the database is, its schema version, its memory and the latest imports."""
+    from paperfeed.db import memory
+
     settings = settings_from_env()
     where = (
         "embedded, in " + str(settings.home / "pgdata")
@@ -65,6 +67,8 @@ def db_status() -> None:
             note = " (migration pending)"
         typer.echo(f"schema version: {state.applied} of {state.latest}{note}")
         _replication_status(db)
+        with db.pool.connection() as conn:
+            typer.echo(memory.describe(memory.server_memory(conn)))
         if not state.applied:
             typer.echo("papers: 0")
             return
