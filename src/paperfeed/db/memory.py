@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.rows import tuple_row
+from psycopg.rows import dict_row
 
 
 @dataclass(frozen=True)
@@ -30,19 +30,21 @@ class ServerMemory:
 
 def server_memory(conn: psycopg.Connection) -> ServerMemory:
     """The server's shared_buffers and whether its shared memory is in huge pages."""
-
-    def setting(name: str) -> str | None:
+    with conn.cursor(row_factory=dict_row) as cur:
         # current_setting(name, true) is NULL for a setting this server version lacks.
-        with conn.cursor(row_factory=tuple_row) as cur:
-            row = cur.execute("SELECT current_setting(%s, true)", (name,)).fetchone()
-        return row[0] if row and row[0] else None
-
-    needed = setting("shared_memory_size_in_huge_pages")
+        row = cur.execute(
+            "SELECT current_setting('shared_buffers', true) AS shared_buffers,"
+            " current_setting('huge_pages_status', true) AS huge_pages,"
+            " current_setting('shared_memory_size_in_huge_pages', true) AS needed,"
+            " current_setting('huge_page_size', true) AS huge_page_size"
+        ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    needed = int(row["needed"]) if row["needed"] else 0
     return ServerMemory(
-        shared_buffers=setting("shared_buffers") or "?",
-        huge_pages=setting("huge_pages_status"),
-        huge_pages_needed=int(needed) if needed is not None and int(needed) > 0 else None,
-        huge_page_size=setting("huge_page_size") or "0",
+        shared_buffers=row["shared_buffers"] or "?",
+        huge_pages=row["huge_pages"] or None,
+        huge_pages_needed=needed if needed > 0 else None,
+        huge_page_size=row["huge_page_size"] or "0",
     )
 
 
